@@ -1,0 +1,54 @@
+# `make run` and `make test` set everything up on a fresh machine (python3, git and make).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 2
+
+.PHONY: run dev setup test lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(PIP) -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+# A local .env with a generated SECRET_KEY, written once and never committed.
+.env: | $(BIN)/python
+	$(BIN)/python -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50))" > $@
+
+setup: $(VENV)/.installed .env
+	mkdir -p var/media
+	$(MANAGE) migrate --noinput
+	$(MANAGE) createcachetable
+	$(MANAGE) collectstatic --noinput --verbosity 0
+
+run: setup
+	$(BIN)/gunicorn socialsite.wsgi --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
+
+dev: setup
+	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT)
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,54 @@
+from django import forms
+from django.contrib.auth import password_validation
+
+from accounts.models import User
+
+PROFILE_FIELDS = (
+    "name",
+    "username",
+    "sex",
+    "birthday",
+    "like",
+    "flike",
+    "location",
+    "introduction",
+)
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField()
+
+
+class ProfileForm(forms.ModelForm):
+    """The editable profile fields. Only fields present in the data are validated and saved, so
+    a missing field leaves the stored value unchanged (API.md, /reset)."""
+
+    birthday = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
+
+    class Meta:
+        model = User
+        fields = PROFILE_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in list(self.fields):
+            if name not in self.data:
+                del self.fields[name]
+
+
+class PasswordForm(forms.Form):
+    """The new password in `pass`, checked with Django's validators against its future owner."""
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["pass"] = forms.CharField(strip=False)
+
+    def clean(self):
+        password = self.cleaned_data.get("pass")
+        if password is not None:
+            try:
+                password_validation.validate_password(password, self.user)
+            except forms.ValidationError as error:
+                self.add_error("pass", error)
+        return self.cleaned_data

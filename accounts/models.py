@@ -1,0 +1,176 @@
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+def normalize_email(email):
+    """Emails are compared case-insensitively and stored lower-cased (API.md)."""
+    return email.strip().lower()
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **fields):
+        if not email:
+            raise ValueError("An email is required.")
+        user = self.model(email=normalize_email(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **fields):
+        fields.setdefault("is_staff", False)
+        fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **fields)
+
+    def create_superuser(self, email, password=None, **fields):
+        fields["is_staff"] = True
+        fields["is_superuser"] = True
+        return self._create_user(email, password, **fields)
+
+    def get_by_natural_key(self, email):
+        return self.get(email=normalize_email(email))
+
+
+class Sex(models.TextChoices):
+    MALE = "男", "男"
+    FEMALE = "女", "女"
+    OTHER = "其他", "其他"
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person: the email is the login; the rest is the public profile of API.md."""
+
+    email = models.EmailField("邮箱", unique=True)
+    name = models.CharField("姓名", max_length=50, blank=True)
+    username = models.CharField("用户名", max_length=50, blank=True)
+    sex = models.CharField("性别", max_length=2, choices=Sex.choices, blank=True)
+    birthday = models.DateField("生日", null=True, blank=True)
+    like = models.CharField("爱好", max_length=200, blank=True)
+    flike = models.CharField("交友方向", max_length=200, blank=True)
+    avatar = models.ImageField("头像", upload_to="avatars/", blank=True)
+    location = models.CharField("所在地", max_length=100, blank=True)
+    introduction = models.CharField("自我简介", max_length=500, blank=True)
+    is_active = models.BooleanField("有效", default=True)
+    is_staff = models.BooleanField("职员", default=False)
+    date_joined = models.DateTimeField("注册时间", default=timezone.now, db_index=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        verbose_name = "用户"
+        verbose_name_plural = "用户"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="%(app_label)s_%(class)s_email_lower"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sex__in=["", *Sex.values]), name="%(app_label)s_%(class)s_sex"
+            ),
+        ]
+
+    def __str__(self):
+        return self.email
+
+    def clean(self):
+        super().clean()
+        self.email = normalize_email(self.email)
+
+    def save(self, *args, **kwargs):
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+
+def hash_secret(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class AuthTokenQuerySet(models.QuerySet):
+    def usable(self):
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+    def revoke(self):
+        return self.usable().update(revoked_at=timezone.now())
+
+
+class AuthTokenManager(models.Manager.from_queryset(AuthTokenQuerySet)):
+    def issue(self, user):
+        """Create a token for `user`; returns the plaintext key, which is stored only hashed."""
+        key = secrets.token_urlsafe(32)
+        self.create(
+            user=user,
+            key_hash=hash_secret(key),
+            expires_at=timezone.now() + timedelta(days=settings.TOKEN_TTL_DAYS),
+        )
+        return key
+
+    def find(self, key):
+        return self.select_related("user").filter(key_hash=hash_secret(key)).first()
+
+
+class AuthToken(models.Model):
+    """A Bearer token of the API. Only its SHA-256 is stored: the key is shown once, at issue."""
+
+    LAST_USED_PRECISION = timedelta(minutes=1)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_tokens"
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
+    expires_at = models.DateTimeField("过期时间")
+    revoked_at = models.DateTimeField("撤销时间", null=True, blank=True, db_index=True)
+
+    objects = AuthTokenManager()
+
+    class Meta:
+        verbose_name = "登录令牌"
+        verbose_name_plural = "登录令牌"
+
+    def __str__(self):
+        return f"{self.user} #{self.pk}"
+
+    def is_usable(self):
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+    def touch(self):
+        """Record use, at most once a minute, so that reads do not each cost a write."""
+        now = timezone.now()
+        if self.last_used_at is None or now - self.last_used_at > self.LAST_USED_PRECISION:
+            AuthToken.objects.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now
+
+
+class EmailCode(models.Model):
+    """The pending sign-up code of one email address, stored as a keyed hash."""
+
+    MAX_FAILED_ATTEMPTS = 5
+
+    email = models.EmailField(unique=True)
+    code_hash = models.CharField(max_length=64)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(failed_attempts__lte=5),
+                name="%(app_label)s_%(class)s_attempts_bounded",
+            ),
+        ]
+
+    def __str__(self):
+        return self.email

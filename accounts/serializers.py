@@ -1,0 +1,17 @@
+"""JSON shapes of accounts objects (API.md, "Objects")."""
+
+
+def profile_json(user, request):
+    """The Profile object: exactly its keys; unset text is "", unset birthday/avatar null."""
+    return {
+        "email": user.email,
+        "name": user.name,
+        "username": user.username,
+        "sex": user.sex,
+        "birthday": user.birthday.isoformat() if user.birthday else None,
+        "like": user.like,
+        "flike": user.flike,
+        "img": request.build_absolute_uri(user.avatar.url) if user.avatar else None,
+        "location": user.location,
+        "introduction": user.introduction,
+    }

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("register1", views.register1, name="register1"),
+    path("check_email", views.check_email, name="check_email"),
+    path("register2", views.register2, name="register2"),
+    path("get_yzm", views.get_yzm, name="get_yzm"),
+    path("login", views.login, name="login"),
+    path("logout", views.logout, name="logout"),
+]

@@ -1,0 +1,63 @@
+from accounts import captcha, services
+from accounts.serializers import profile_json
+from socialsite.api import ApiError, api, client_ip, envelope
+
+MISSING_PARAMS = (1007, "缺乏必要参数")
+
+
+@api(("POST",), auth=False)
+def register1(request, params):
+    services.send_signup_code(params.get("email"), client_ip=client_ip(request))
+    return envelope(1004, "邮件验证码发送成功")
+
+
+@api(("POST",), auth=False)
+def check_email(request, params):
+    rid = services.verify_signup_code(params.get("email"), params.get("value"))
+    response = envelope(1011, "验证成功", data={"rid": rid})
+    response.set_cookie(
+        "rid",
+        rid,
+        max_age=services.RID_MAX_AGE_SECONDS,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return response
+
+
+@api(("POST",), auth=False)
+def register2(request, params):
+    email, password = params.require("email", "pass", error=ApiError(*MISSING_PARAMS))
+    user, token = services.register(
+        email=email,
+        password=password,
+        rid=params.get("rid") or request.COOKIES.get("rid"),
+        fields=params.data,
+    )
+    return envelope(1005, "注册成功", data={**profile_json(user, request), "token": token})
+
+
+@api(("GET",), auth=False)
+def get_yzm(request, params):
+    (uuid,) = params.require("uuid", error=ApiError(2001, "缺少必要参数"))
+    return envelope(2000, "获取验证码成功", yzm_b64=captcha.new_captcha(uuid))
+
+
+@api(("POST",), auth=False)
+def login(request, params):
+    email, password = params.require("email", "pass", error=ApiError(*MISSING_PARAMS))
+    user, token = services.login(
+        email=email,
+        password=password,
+        captcha_uuid=params.get("uuid"),
+        captcha_answer=params.get("val"),
+        client_ip=client_ip(request),
+    )
+    return envelope(1002, "登陆成功", data={**profile_json(user, request), "token": token})
+
+
+@api(("POST",))
+def logout(request, params):
+    services.logout(request.api_token)
+    return envelope(1012, "已退出登录")

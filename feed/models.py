@@ -1,0 +1,100 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Post(models.Model):
+    """A post. `time` is the client's timestamp (API.md); `created_at` is the server's."""
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts"
+    )
+    msg = models.TextField("内容", max_length=2000)
+    time = models.BigIntegerField("客户端时间戳")
+    created_at = models.DateTimeField("发布时间", default=timezone.now)
+    is_hidden = models.BooleanField("已隐藏", default=False)
+
+    class Meta:
+        verbose_name = "动态"
+        verbose_name_plural = "动态"
+        indexes = [
+            # the timeline (authors in my list) and /getPost?email=, newest first
+            models.Index(fields=["author", "-time", "-id"], name="post_author_time"),
+            # /getPost?oldTime=
+            models.Index(fields=["-time", "-id"], name="post_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.author}: {self.msg[:30]}"
+
+
+class Comment(models.Model):
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments"
+    )
+    text = models.CharField("评论", max_length=500)
+    created_at = models.DateTimeField("评论时间", default=timezone.now)
+    is_hidden = models.BooleanField("已隐藏", default=False)
+
+    class Meta:
+        verbose_name = "评论"
+        verbose_name_plural = "评论"
+        indexes = [models.Index(fields=["post", "created_at", "id"], name="comment_post_created")]
+
+    def __str__(self):
+        return f"{self.author}: {self.text[:30]}"
+
+
+class Report(models.Model):
+    """A report of a post or of a user, queued for the moderators."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "待处理"
+        RESOLVED = "resolved", "已处理"
+
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports_made"
+    )
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, null=True, blank=True, related_name="reports"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reports_received",
+    )
+    reason = models.CharField("理由", max_length=500, blank=True)
+    state = models.CharField("状态", max_length=10, choices=State.choices, default=State.OPEN)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reports_resolved",
+    )
+    resolved_at = models.DateTimeField("处理时间", null=True, blank=True)
+    created_at = models.DateTimeField("举报时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "举报"
+        verbose_name_plural = "举报"
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(post__isnull=False, user__isnull=True)
+                    | models.Q(post__isnull=True, user__isnull=False)
+                ),
+                name="%(app_label)s_%(class)s_one_target",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["open", "resolved"]),
+                name="%(app_label)s_%(class)s_state",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "-created_at"], name="report_queue")]
+
+    def __str__(self):
+        return f"#{self.pk} {self.get_state_display()}"

@@ -1,0 +1,70 @@
+import logging
+
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404
+
+from socialsite.api import ApiError, error_response, transport_error
+
+logger = logging.getLogger("socialsite.api")
+
+
+class BearerTokenMiddleware:
+    """Sets `request.api_token` to the `AuthToken` named by `Authorization: Bearer <token>`, or
+    None (no query without the header). Whether the token may be used is the `@api` decorator's
+    decision, so that it can answer 9401 or 9402."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.api_token = self._token(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _token(request):
+        from accounts.models import AuthToken
+
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return None
+        return AuthToken.objects.find(key.strip())
+
+
+def is_api_path(path):
+    return not path.startswith(("/admin/", "/static/"))
+
+
+class JsonErrorMiddleware:
+    """The one place where errors become the JSON envelope: exceptions from views, and the HTML
+    pages Django would otherwise render for 404/500 (DEBUG's technical pages included)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code in (404, 500)
+            and is_api_path(request.path)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return error_response(transport_error(9404 if response.status_code == 404 else 9500))
+        return response
+
+    def process_exception(self, request, exception):
+        if not is_api_path(request.path):
+            return None
+        return error_response(exception_to_error(request, exception))
+
+
+def exception_to_error(request, exception):
+    if isinstance(exception, ApiError):
+        return exception
+    if isinstance(exception, Http404):
+        return transport_error(9404)
+    if isinstance(exception, RequestDataTooBig):
+        return transport_error(9413)
+    if isinstance(exception, SuspiciousOperation):
+        return transport_error(9400, extra={"errors": {"request": [str(exception)]}})
+    logger.exception("Unhandled error on %s %s", request.method, request.path)
+    return transport_error(9500)

@@ -1,0 +1,61 @@
+"""Limits and counters kept in the shared cache, so that they hold across all worker processes."""
+
+import math
+import time
+
+from django.core.cache import cache
+
+from socialsite.api import transport_error
+
+
+def _too_many(retry_after):
+    return transport_error(9429, headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
+
+
+def _increment(key, timeout):
+    """Atomic where the cache is (Redis); the key may expire between add and incr, so retry."""
+    for _ in range(3):
+        if cache.add(key, 1, timeout):
+            return 1
+        try:
+            return cache.incr(key)
+        except ValueError:
+            continue
+    raise RuntimeError(f"cache counter {key} could not be incremented")
+
+
+def cooldown(name, ident, *, seconds):
+    """Allow one event per `seconds` for `ident`; 9429 with Retry-After otherwise."""
+    now = time.time()
+    key = f"rl:{name}:{ident}"
+    if not cache.add(key, now + seconds, seconds):
+        raise _too_many((cache.get(key) or now + seconds) - now)
+
+
+def release_cooldown(name, ident):
+    cache.delete(f"rl:{name}:{ident}")
+
+
+def hit(name, ident, *, limit, window):
+    """Count one event for `ident` in the current fixed window of `window` seconds; 9429 with
+    Retry-After (the end of the window) once more than `limit` events fall in it."""
+    now = time.time()
+    window_start = int(now // window) * window
+    key = f"rl:{name}:{ident}:{window_start}"
+    if _increment(key, window) > limit:
+        raise _too_many(window_start + window - now)
+
+
+def record_failure(name, ident, *, window):
+    """Count a failure; the count lives until `window` seconds pass without a new failure."""
+    key = f"fail:{name}:{ident}"
+    _increment(key, window)
+    cache.touch(key, window)
+
+
+def failures(name, ident):
+    return cache.get(f"fail:{name}:{ident}", 0)
+
+
+def clear_failures(name, ident):
+    cache.delete(f"fail:{name}:{ident}")

@@ -1,0 +1,52 @@
+import logging
+
+from django.core.cache import cache
+from django.db import connection
+
+from socialsite.api import api, envelope, error_response, transport_error
+
+logger = logging.getLogger("socialsite.api")
+
+
+@api(("GET",), auth=False)
+def healthz(request, params):
+    checks = {"db": _check(_database_answers), "cache": _check(_cache_answers)}
+    if all(state == "ok" for state in checks.values()):
+        return envelope(0, "ok", **checks)
+    return envelope(9503, "服务暂不可用", http_status=503, **checks)
+
+
+def _check(probe):
+    try:
+        probe()
+    except Exception:
+        logger.exception("Health check %s failed", probe.__name__)
+        return "error"
+    return "ok"
+
+
+def _database_answers():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _cache_answers():
+    cache.set("healthz", "ok", 10)
+    if cache.get("healthz") != "ok":
+        raise RuntimeError("cache did not return what was stored")
+
+
+def bad_request(request, exception=None):
+    return error_response(transport_error(9400, extra={"errors": {"request": ["请求无效。"]}}))
+
+
+def forbidden(request, exception=None):
+    return error_response(transport_error(9403))
+
+
+def not_found(request, exception=None):
+    return error_response(transport_error(9404))
+
+
+def server_error(request):
+    return error_response(transport_error(9500))
