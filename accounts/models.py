@@ -8,13 +8,27 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts import extensions
+
 
 def normalize_email(email):
     """Emails are compared case-insensitively and stored lower-cased (API.md)."""
     return email.strip().lower()
 
 
-class UserManager(BaseUserManager):
+class UserQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(is_active=True)
+
+    def visible_to(self, viewer):
+        """Active users whom `viewer` may see; apps above accounts narrow it (blocks)."""
+        queryset = self.active()
+        for narrow in extensions.visibility_rules:
+            queryset = narrow(queryset, viewer)
+        return queryset
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def _create_user(self, email, password, **fields):

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class FeedConfig(AppConfig):
     name = "feed"
     verbose_name = "动态"
+
+    def ready(self):
+        from accounts import extensions
+        from feed.models import Post
+
+        extensions.owner_counts["post_count"] = lambda user: Post.objects.filter(
+            author=user, is_hidden=False
+        ).count()

@@ -89,7 +89,9 @@ class TestRegister1:
         assert response.status_code == 429
         assert 1 <= int(response["Retry-After"]) <= 3600
         other_address = ApiClient(REMOTE_ADDR="10.0.0.2")
-        assert other_address.post("/register1", {"email": "n10@example.com"}).json()["status"] == 1004
+        assert (
+            other_address.post("/register1", {"email": "n10@example.com"}).json()["status"] == 1004
+        )
 
     def test_registered_check_comes_before_the_limit(self, anon, user, mailoutbox):
         for number in range(10):
@@ -294,13 +296,15 @@ class TestLogin:
         assert wrong["status"] == 1003
         anon.get("/get_yzm", {"uuid": "device-1"})
         answer = solve("device-1").upper()  # case-insensitive
-        assert anon.post("/login", {**good, "uuid": "device-1", "val": answer}).json()[
-            "status"
-        ] == 1002
+        assert (
+            anon.post("/login", {**good, "uuid": "device-1", "val": answer}).json()["status"]
+            == 1002
+        )
         # The answer works once.
-        assert anon.post("/login", {**good, "uuid": "device-1", "val": answer}).json()[
-            "status"
-        ] == 1003
+        assert (
+            anon.post("/login", {**good, "uuid": "device-1", "val": answer}).json()["status"]
+            == 1003
+        )
 
     def test_failures_from_one_address_require_a_captcha_for_every_email(self, anon, make_user):
         other = make_user()
@@ -309,9 +313,10 @@ class TestLogin:
         body = anon.post("/login", {"email": other.email, "pass": PASSWORD}).json()
         assert body["status"] == 1003
         elsewhere = ApiClient(REMOTE_ADDR="10.0.0.9")
-        assert elsewhere.post("/login", {"email": other.email, "pass": PASSWORD}).json()[
-            "status"
-        ] == 1002
+        assert (
+            elsewhere.post("/login", {"email": other.email, "pass": PASSWORD}).json()["status"]
+            == 1002
+        )
 
     def test_captcha_always_and_never(self, anon, user, settings):
         good = {"email": user.email, "pass": PASSWORD}

@@ -1,0 +1,12 @@
+"""Hooks through which the apps above accounts extend it, so that accounts never imports them
+(ARCHITECTURE.md): each app registers its rules and counts in its AppConfig.ready()."""
+
+# fn(queryset of users, viewer) -> queryset: narrows whom `viewer` may see (friends: blocks).
+visibility_rules = []
+
+# name -> fn(user) -> int: counts the owner sees on their own /get_info.
+owner_counts = {}
+
+
+def counts_for_owner(user):
+    return {name: count(user) for name, count in owner_counts.items()}
