@@ -161,3 +161,17 @@ def login(*, email, password, captcha_uuid, captcha_answer, client_ip):
 
 def logout(token):
     AuthToken.objects.filter(pk=token.pk).revoke()
+
+
+def deactivate_users(users):
+    """Deactivate `users` (a queryset) and revoke all their tokens, in one transaction.
+    Returns how many users were active before."""
+    with transaction.atomic():
+        count = users.filter(is_active=True).update(is_active=False)
+        AuthToken.objects.filter(user__in=users).revoke()
+    return count
+
+
+def reactivate_users(users):
+    """Let deactivated `users` log in again (their old tokens stay revoked)."""
+    return users.filter(is_active=False).update(is_active=True)

@@ -372,3 +372,15 @@ class TestTokens:
         row = AuthToken.objects.values().get(user=user)
         assert token not in str(row)
         assert PASSWORD not in User.objects.values("password").get(pk=user.pk)["password"]
+
+
+def test_deactivate_users_revokes_their_tokens(api, user, make_user):
+    bystander = make_user()
+    services.deactivate_users(User.objects.filter(pk=user.pk))
+    assert not User.objects.get(pk=user.pk).is_active
+    assert User.objects.get(pk=bystander.pk).is_active
+    assert not AuthToken.objects.filter(user=user).usable().exists()
+    response = api.post("/logout")
+    assert (response.status_code, response.json()["status"]) == (403, 9402)
+    services.reactivate_users(User.objects.filter(pk=user.pk))
+    assert api.post("/logout").json()["status"] == 9401  # reactivation does not revive tokens
