@@ -30,6 +30,10 @@ class BearerTokenMiddleware:
         return AuthToken.objects.find(key.strip())
 
 
+# HTTP status of a non-JSON error page → the 9xxx code it becomes.
+HTML_ERROR_STATUSES = {400: 9400, 403: 9403, 404: 9404, 405: 9405, 413: 9413, 500: 9500}
+
+
 def is_api_path(path):
     return not path.startswith(("/admin/", "/static/"))
 
@@ -43,12 +47,14 @@ class JsonErrorMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        status = HTML_ERROR_STATUSES.get(response.status_code)
         if (
-            response.status_code in (404, 500)
+            status
             and is_api_path(request.path)
             and not response.get("Content-Type", "").startswith("application/json")
         ):
-            return error_response(transport_error(9404 if response.status_code == 404 else 9500))
+            extra = {"errors": {"request": ["请求无效。"]}} if status == 9400 else None
+            return error_response(transport_error(status, extra=extra))
         return response
 
     def process_exception(self, request, exception):

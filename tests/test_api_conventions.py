@@ -1,0 +1,187 @@
+"""API.md "Conventions": the envelope, the 9xxx table and parameter reading, whatever DEBUG is."""
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.urls import path
+
+from socialsite import urls as project_urls
+from socialsite.api import api, envelope, read_page
+from tests.conftest import ApiClient
+
+pytestmark = pytest.mark.django_db
+
+
+@api(("GET", "POST"), auth=False)
+def echo(request, params):
+    return envelope(0, "ok", params=params.data)
+
+
+@api(("GET",), auth=False)
+def paged(request, params):
+    start, limit = read_page(params)
+    return envelope(0, "ok", start=start, limit=limit)
+
+
+def explode(request):
+    raise RuntimeError("secret detail that must not leak")
+
+
+@api(("GET",), auth=False)
+def explode_in_api(request, params):
+    raise RuntimeError("secret detail that must not leak")
+
+
+urlpatterns = [
+    path("echo", echo),
+    path("paged", paged),
+    path("explode", explode),
+    path("explode_in_api", explode_in_api),
+    *project_urls.urlpatterns,
+]
+handler404 = project_urls.handler404
+handler500 = project_urls.handler500
+
+
+@pytest.fixture(params=[False, True], ids=["debug-off", "debug-on"])
+def debug(request, settings):
+    settings.DEBUG = request.param
+    settings.ROOT_URLCONF = __name__
+    return request.param
+
+
+def assert_error(response, http_status, status, msg):
+    assert response.status_code == http_status
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert (body["status"], body["msg"]) == (status, msg)
+    return body
+
+
+def test_unknown_path(anon, debug):
+    assert_error(anon.get("/no-such-endpoint"), 404, 9404, "接口不存在")
+    assert_error(anon.get("/login/"), 404, 9404, "接口不存在")  # no trailing slashes
+
+
+def test_wrong_method_lists_the_allowed_ones(anon, debug):
+    response = anon.get("/login")
+    assert_error(response, 405, 9405, "请求方法不允许")
+    assert response["Allow"] == "POST"
+
+
+def test_method_is_checked_before_authentication(anon, debug):
+    assert anon.get("/logout").status_code == 405
+
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", '"text"', "\xff"])
+def test_malformed_json_body(anon, debug, body):
+    response = anon.post("/echo", body, content_type="application/json")
+    body = assert_error(response, 400, 9400, "参数格式错误")
+    assert "body" in body["errors"]
+
+
+def test_nested_json_value(anon, debug):
+    response = anon.post_json("/echo", {"email": {"$ne": ""}})
+    assert assert_error(response, 400, 9400, "参数格式错误")["errors"] == {
+        "email": ["应为字符串或数字。"]
+    }
+
+
+def test_json_form_and_query_parameters(anon, debug):
+    assert anon.post_json("/echo", {"a": "x", "n": 3, "empty": "", "none": None}).json()[
+        "params"
+    ] == {"a": "x", "n": "3"}
+    assert anon.post("/echo", {"a": "x", "empty": ""}).json()["params"] == {"a": "x"}
+    assert anon.get("/echo", {"a": "中文", "empty": ""}).json()["params"] == {"a": "中文"}
+    # POST reads the body only: a query string does not smuggle parameters in.
+    assert anon.post("/echo?b=1", {"a": "x"}).json()["params"] == {"a": "x"}
+
+
+def test_body_over_the_limit(anon, debug, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = anon.post("/echo", {"a": "x" * 2048})
+    assert_error(response, 413, 9413, "请求体过大")
+    response = anon.post(
+        "/echo", "{" + '"a": "' + "x" * 2048 + '"}', content_type="application/json"
+    )
+    assert_error(response, 413, 9413, "请求体过大")
+
+
+@pytest.mark.parametrize("view", ["/explode", "/explode_in_api"])
+def test_unexpected_exception_is_a_json_500_without_details(debug, view, caplog):
+    client = ApiClient(raise_request_exception=False)
+    response = client.get(view)
+    assert_error(response, 500, 9500, "服务器内部错误")
+    assert b"secret detail" not in response.content
+    assert "secret detail" in caplog.text  # logged for the operators
+
+
+def test_bad_host_header_is_json(debug):
+    client = ApiClient(raise_request_exception=False)
+    response = client.get("/healthz", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response.json()["status"] == 9400
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [({}, (0, 20)), ({"start": "5", "limit": "7"}, (5, 7)), ({"limit": "1000"}, (0, 100))],
+)
+def test_paging(anon, debug, query, expected):
+    body = anon.get("/paged", query).json()
+    assert (body["start"], body["limit"]) == expected
+
+
+@pytest.mark.parametrize("query", [{"start": "-1"}, {"limit": "0"}, {"limit": "ten"}])
+def test_malformed_paging(anon, debug, query):
+    body = assert_error(anon.get("/paged", query), 400, 9400, "参数格式错误")
+    assert set(body["errors"]) == set(query)
+
+
+def test_non_ascii_is_not_escaped(anon, debug):
+    response = anon.get("/echo", {"name": "小明"})
+    assert "小明" in response.content.decode("utf-8")
+    assert response["Content-Type"] == "application/json"
+
+
+def test_the_admin_keeps_csrf(client, admin_user):
+    client = ApiClient(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    response = client.post("/admin/accounts/user/", {"action": "delete_selected"})
+    assert response.status_code == 403
+
+
+class TestHealthz:
+    def test_ok(self, anon):
+        response = anon.get("/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": 0, "msg": "ok", "db": "ok", "cache": "ok"}
+
+    def test_cache_down(self, anon, settings):
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            }
+        }
+        response = anon.get("/healthz")
+        assert response.status_code == 503
+        assert response.json() == {
+            "status": 9503,
+            "msg": "服务暂不可用",
+            "db": "ok",
+            "cache": "error",
+        }
+
+    def test_database_down(self, anon, monkeypatch):
+        def refuse(*args, **kwargs):
+            raise connection.Database.OperationalError("connection refused")
+
+        monkeypatch.setattr(connection, "cursor", refuse)
+        with override_settings(
+            CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        ):
+            response = anon.get("/healthz")
+        assert response.status_code == 503
+        body = response.json()
+        assert (body["status"], body["db"], body["cache"]) == (9503, "error", "ok")
