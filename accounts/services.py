@@ -157,7 +157,8 @@ def _discard_new_avatar(user, avatar):
 
 
 def _check_old_password(user, old_password):
-    if ratelimit.failures("reset-old-pass", user.pk) >= OLD_PASSWORD_FAILURES_LIMIT:
+    failures = ratelimit.failures("reset-old-pass", user.pk)
+    if failures >= OLD_PASSWORD_FAILURES_LIMIT:
         raise transport_error(
             9429, headers={"Retry-After": str(OLD_PASSWORD_FAILURE_WINDOW_SECONDS)}
         )
@@ -168,7 +169,8 @@ def _check_old_password(user, old_password):
             "reset-old-pass", user.pk, window=OLD_PASSWORD_FAILURE_WINDOW_SECONDS
         )
         raise ApiError(1001, "密码错误")
-    ratelimit.clear_failures("reset-old-pass", user.pk)
+    if failures:
+        ratelimit.clear_failures("reset-old-pass", user.pk)
 
 
 def update_profile(user, *, fields, token):
