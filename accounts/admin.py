@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.utils.html import format_html
 
+from accounts import avatars, services
+from accounts.forms import AvatarField
 from accounts.models import AuthToken, User
 
 
@@ -12,9 +15,24 @@ class UserCreationForm(AdminUserCreationForm):
 
 
 class UserEditForm(UserChangeForm):
+    avatar = AvatarField(
+        label="头像", required=False, help_text="PNG、JPEG、GIF 或 WebP，最大 5 MiB。"
+    )
+
     class Meta:
         model = User
         fields = "__all__"
+
+
+def avatar_img(user, size):
+    if not user.avatar:
+        return "—"
+    return format_html(
+        '<img src="{}" alt="" width="{}" height="{}" style="object-fit: contain">',
+        user.avatar.url,
+        size,
+        size,
+    )
 
 
 @admin.register(User)
@@ -22,10 +40,20 @@ class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
     ordering = ("-date_joined",)
-    list_display = ("email", "username", "name", "is_active", "is_staff", "date_joined")
+    list_display = (
+        "avatar_thumbnail",
+        "email",
+        "username",
+        "name",
+        "is_active",
+        "is_staff",
+        "date_joined",
+    )
+    list_display_links = ("avatar_thumbnail", "email")
     list_filter = ("is_active", "is_staff", "sex", "date_joined")
     search_fields = ("email", "username", "name")
-    readonly_fields = ("date_joined", "last_login")
+    readonly_fields = ("date_joined", "last_login", "avatar_preview")
+    actions = ("deactivate", "reactivate")
     fieldsets = (
         ("登录", {"fields": ("email", "password", "last_login", "date_joined")}),
         (
@@ -38,6 +66,7 @@ class UserAdmin(DjangoUserAdmin):
                     "birthday",
                     "like",
                     "flike",
+                    "avatar_preview",
                     "avatar",
                     "location",
                     "introduction",
@@ -50,6 +79,34 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    @admin.display(description="头像")
+    def avatar_thumbnail(self, user):
+        return avatar_img(user, 40)
+
+    @admin.display(description="当前头像")
+    def avatar_preview(self, user):
+        return avatar_img(user, 128)
+
+    def save_model(self, request, obj, form, change):
+        if change and "avatar" in form.changed_data:
+            # The admin saves inside a transaction: the replaced file goes once it commits.
+            replaced = User.objects.filter(pk=obj.pk).values_list("avatar", flat=True).first()
+            avatars.delete_on_commit(replaced, obj.avatar.storage)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="停用所选用户（并撤销其登录令牌）", permissions=["change"])
+    def deactivate(self, request, queryset):
+        if queryset.filter(pk=request.user.pk).exists():
+            self.message_user(request, "不能停用自己的账号，已跳过。", messages.WARNING)
+            queryset = queryset.exclude(pk=request.user.pk)
+        count = services.deactivate_users(queryset)
+        self.message_user(request, f"已停用 {count} 个用户，其登录令牌均已撤销。")
+
+    @admin.action(description="重新启用所选用户", permissions=["change"])
+    def reactivate(self, request, queryset):
+        count = services.reactivate_users(queryset)
+        self.message_user(request, f"已重新启用 {count} 个用户。")
 
 
 @admin.register(AuthToken)

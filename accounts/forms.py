@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth import password_validation
 
+from accounts import avatars
 from accounts.models import User
 
 PROFILE_FIELDS = (
@@ -52,3 +53,24 @@ class PasswordForm(forms.Form):
             except forms.ValidationError as error:
                 self.add_error("pass", error)
         return self.cleaned_data
+
+
+class AvatarField(forms.FileField):
+    """An uploaded avatar (the admin), checked and re-encoded by the same pipeline as the API's
+    base64 `img`: the cleaned value is the new WebP file under a random name."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "widget",
+            forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, data):
+        upload = super().to_python(data)
+        if upload is None:
+            return None
+        try:
+            return avatars.from_upload(upload)
+        except avatars.InvalidAvatar as error:
+            raise forms.ValidationError(str(error), code="invalid_image") from None

@@ -15,3 +15,8 @@ def profile_json(user, request):
         "location": user.location,
         "introduction": user.introduction,
     }
+
+
+def profile_info_json(user, request, counts):
+    """/get_info: the Profile, when the account was created, and the owner's counts."""
+    return {**profile_json(user, request), "date_joined": user.date_joined.isoformat(), **counts}

@@ -1,4 +1,4 @@
-"""Sign-up, log-in and log-out (API.md, "Accounts")."""
+"""Sign-up, log-in, log-out and profiles (API.md, "Accounts")."""
 
 import logging
 import secrets
@@ -12,11 +12,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from accounts import captcha
+from accounts import avatars, captcha, extensions
 from accounts.forms import EmailForm, PasswordForm, ProfileForm
 from accounts.models import AuthToken, EmailCode, User, normalize_email
 from socialsite import ratelimit
-from socialsite.api import ApiError, validate
+from socialsite.api import ApiError, invalid, transport_error
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,10 @@ RID_SALT = "accounts.register.rid"
 RID_MAX_AGE_SECONDS = 30 * 60
 LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 LOGIN_FAILURES_BEFORE_CAPTCHA = 3
+# Wrong `old_pass` tries on /reset, per user, before 9429: a stolen token must not be a way to
+# guess the password.
+OLD_PASSWORD_FAILURES_LIMIT = 5
+OLD_PASSWORD_FAILURE_WINDOW_SECONDS = 15 * 60
 
 SIGNUP_MAIL_SUBJECT = "socialsite 注册验证码"
 SIGNUP_MAIL_BODY = (
@@ -100,6 +104,25 @@ def _rid_email(rid):
         return None
 
 
+def _validated(fields, *bound_forms):
+    """The re-encoded avatar of `fields["img"]` (or None) once every form and the avatar are
+    valid; 9400 with the errors of all of them, merged by field, otherwise."""
+    errors = {}
+    for form in bound_forms:
+        if not form.is_valid():
+            for field, messages in form.errors.items():
+                errors.setdefault(field, []).extend(messages)
+    avatar = None
+    if fields.get("img"):
+        try:
+            avatar = avatars.from_base64(fields["img"])
+        except avatars.InvalidAvatar as error:
+            errors["img"] = [str(error)]
+    if errors:
+        raise invalid(errors)
+    return avatar
+
+
 def register(*, email, password, rid, fields):
     """Create the account named by a valid `rid`; returns (user, token key)."""
     email = normalize_email(email)
@@ -110,15 +133,96 @@ def register(*, email, password, rid, fields):
     user = User(email=email)
     profile = ProfileForm(data=fields, instance=user)
     new_password = PasswordForm(data={"pass": password}, user=user)
-    validate(profile, new_password)
+    avatar = _validated(fields, profile, new_password)
     user.set_password(password)
+    if avatar:
+        user.avatar.save(avatar.name, avatar, save=False)
     try:
         with transaction.atomic():
             profile.save()
             key = AuthToken.objects.issue(user)
     except IntegrityError:  # the same email registered concurrently
+        _discard_new_avatar(user, avatar)
         raise ApiError(1010, "该用户已注册") from None
+    except Exception:
+        _discard_new_avatar(user, avatar)
+        raise
     return user, key
+
+
+def _discard_new_avatar(user, avatar):
+    """The file written for a change that did not commit is nobody's: delete it."""
+    if avatar:
+        user.avatar.storage.delete(user.avatar.name)
+
+
+def _check_old_password(user, old_password):
+    failures = ratelimit.failures("reset-old-pass", user.pk)
+    if failures >= OLD_PASSWORD_FAILURES_LIMIT:
+        raise transport_error(
+            9429, headers={"Retry-After": str(OLD_PASSWORD_FAILURE_WINDOW_SECONDS)}
+        )
+    if not old_password:
+        raise ApiError(1001, "密码错误")
+    if not user.check_password(old_password):
+        ratelimit.record_failure(
+            "reset-old-pass", user.pk, window=OLD_PASSWORD_FAILURE_WINDOW_SECONDS
+        )
+        raise ApiError(1001, "密码错误")
+    if failures:
+        ratelimit.clear_failures("reset-old-pass", user.pk)
+
+
+def update_profile(user, *, fields, token):
+    """/reset: change the given profile fields, the password (`pass` with the right `old_pass`;
+    every other token of the user is revoked, `token` stays valid) and the avatar (`img`,
+    re-encoded; the replaced file is deleted once the change has committed). Missing fields are
+    left unchanged; nothing changes unless everything is valid."""
+    password = fields.get("pass")
+    if password is not None:
+        _check_old_password(user, fields.get("old_pass"))
+    profile = ProfileForm(data=fields, instance=user)
+    bound_forms = [profile]
+    if password is not None:
+        bound_forms.append(PasswordForm(data={"pass": password}, user=user))
+    avatar = _validated(fields, *bound_forms)
+
+    # Only the fields changed here are written, so that a concurrent change of another field
+    # (staff deactivating the account, say) is not overwritten with this request's stale copy.
+    changed = list(profile.fields)
+    if password is not None:
+        user.set_password(password)
+        changed.append("password")
+    if avatar:
+        user.avatar.save(avatar.name, avatar, save=False)
+        changed.append("avatar")
+    try:
+        with transaction.atomic():
+            if avatar:
+                # Locked, so that of two concurrent replacements the second deletes the first's.
+                replaced = (
+                    User.objects.select_for_update()
+                    .values_list("avatar", flat=True)
+                    .get(pk=user.pk)
+                )
+                avatars.delete_on_commit(replaced, user.avatar.storage)
+            user.save(update_fields=changed)
+            if password is not None:
+                AuthToken.objects.filter(user=user).exclude(pk=token.pk).revoke()
+    except Exception:
+        _discard_new_avatar(user, avatar)
+        raise
+    return user
+
+
+def visible_profile(viewer, email):
+    """/get_info: the user named by `email` if `viewer` may see them, and the counts only the
+    owner sees (empty for anyone else). 6000 for a missing, unknown or hidden user."""
+    user = email and User.objects.visible_to(viewer).filter(email=normalize_email(email)).first()
+    if not user:
+        raise ApiError(6000, "缺少有效参数")
+    counts = extensions.counts_for_owner(user) if user.pk == viewer.pk else {}
+    return user, counts
 
 
 def captcha_required(email, client_ip):

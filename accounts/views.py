@@ -1,6 +1,6 @@
 from accounts import captcha, services
-from accounts.serializers import profile_json
-from socialsite.api import ApiError, api, client_ip, envelope
+from accounts.serializers import profile_info_json, profile_json
+from socialsite.api import ApiError, api, client_ip, envelope, require_owner
 
 MISSING_PARAMS = (1007, "缺乏必要参数")
 
@@ -61,3 +61,17 @@ def login(request, params):
 def logout(request, params):
     services.logout(request.api_token)
     return envelope(1012, "已退出登录")
+
+
+@api(("POST",))
+def reset(request, params):
+    (email,) = params.require("email", error=ApiError(1006, "缺乏邮箱参数"))
+    user = require_owner(request, email, unknown=ApiError(1009, "没有该用户"))
+    services.update_profile(user, fields=params.data, token=request.api_token)
+    return envelope(1002, "修改成功", data=profile_json(user, request))
+
+
+@api(("GET",))
+def get_info(request, params):
+    user, counts = services.visible_profile(request.api_user, params.get("email"))
+    return envelope(6001, "成功", data=profile_info_json(user, request, counts))

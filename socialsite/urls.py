@@ -13,11 +13,15 @@ urlpatterns = [
     path("", include("feed.urls")),
 ]
 
+
+def serve_media(request, path):
+    # MEDIA_ROOT is read per request, not at import, so that it can be overridden (tests).
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 if settings.SERVE_MEDIA:
     media_prefix = settings.MEDIA_URL.strip("/")
-    urlpatterns.append(
-        re_path(rf"^{media_prefix}/(?P<path>.+)$", serve, {"document_root": settings.MEDIA_ROOT})
-    )
+    urlpatterns.append(re_path(rf"^{media_prefix}/(?P<path>.+)$", serve_media))
 
 # Errors raised outside a view (a bad Host header, a failing middleware) still answer JSON.
 handler400 = "socialsite.views.bad_request"

@@ -1,0 +1,285 @@
+"""The avatar pipeline of /reset and /register2 (`img`), driven through the endpoints."""
+
+import io
+import resource
+import time
+import tracemalloc
+
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image, ImageFile
+
+from accounts.models import User
+from tests import images
+from tests.images import b64
+
+pytestmark = pytest.mark.django_db
+
+MiB = 1024 * 1024
+
+
+def reset_img(api, img):
+    return api.post("/reset", {"email": "alice@example.com", "img": img})
+
+
+def stored(user):
+    user.refresh_from_db()
+    with default_storage.open(user.avatar.name) as file:
+        data = file.read()
+    return data, Image.open(io.BytesIO(data))
+
+
+def assert_rejected(response, user, *, message=None):
+    body = response.json()
+    assert response.status_code == 400
+    assert (body["status"], body["msg"]) == (9400, "参数格式错误")
+    assert list(body["errors"]) == ["img"]
+    if message:
+        assert message in body["errors"]["img"][0]
+    user.refresh_from_db()
+    assert not user.avatar
+    assert not default_storage.exists("avatars") or default_storage.listdir("avatars")[1] == []
+
+
+class TestAccepted:
+    def test_jpeg_is_re_encoded_as_webp_under_a_random_name(self, api, user, rf):
+        body = reset_img(api, b64(images.jpeg())).json()
+        assert (body["status"], body["msg"]) == (1002, "修改成功")
+        user.refresh_from_db()
+        assert user.avatar.name.startswith("avatars/") and user.avatar.name.endswith(".webp")
+        assert len(user.avatar.name) == len("avatars/") + 32 + len(".webp")
+        assert body["data"]["img"] == f"http://testserver/media/{user.avatar.name}"
+        _, image = stored(user)
+        assert (image.format, image.size) == ("WEBP", (64, 48))
+
+    def test_the_url_serves_the_file(self, api, user):
+        url = reset_img(api, b64(images.png())).json()["data"]["img"]
+        response = api.get(url.removeprefix("http://testserver"))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/webp"
+        assert Image.open(io.BytesIO(b"".join(response.streaming_content))).format == "WEBP"
+
+    def test_exif_gps_icc_and_comments_are_dropped_after_the_orientation_is_applied(
+        self, api, user
+    ):
+        original = images.jpeg_with_metadata()
+        source = Image.open(io.BytesIO(original))
+        assert source.getexif().get_ifd(images.GPS_IFD)  # the input does carry GPS tags
+        assert {"exif", "icc_profile", "comment"} <= set(source.info)
+
+        assert reset_img(api, b64(original)).json()["status"] == 1002
+        data, image = stored(user)
+        assert image.size == (40, 60)  # orientation 6: shown rotated by 90°
+        assert not image.getexif()
+        assert not set(image.info) & {"exif", "icc_profile", "xmp", "comment"}
+        assert b"EXIF" not in data and b"ICCP" not in data and b"home address" not in data
+
+    def test_a_large_photo_fits_within_512_keeping_the_aspect_ratio(self, api, user):
+        photo = images.jpeg(size=(4000, 3000))
+        assert reset_img(api, b64(photo)).json()["status"] == 1002
+        assert stored(user)[1].size == (512, 384)
+
+    def test_a_tall_png_fits_within_512(self, api, user):
+        assert reset_img(api, b64(images.png(size=(300, 1200)))).json()["status"] == 1002
+        assert stored(user)[1].size == (128, 512)
+
+    def test_png_transparency_is_kept(self, api, user):
+        assert reset_img(api, b64(images.transparent_png())).json()["status"] == 1002
+        image = stored(user)[1].convert("RGBA")
+        red, green, blue, alpha = image.getpixel((8, 32))  # lossy WebP: colours within a few
+        assert red > 245 and green < 10 and blue < 10 and alpha == 255
+        assert image.getpixel((56, 32))[3] == 0
+
+    def test_an_animated_gif_becomes_its_first_frame(self, api, user):
+        gif = images.animated_gif()
+        assert Image.open(io.BytesIO(gif)).n_frames == 3
+        assert reset_img(api, b64(gif)).json()["status"] == 1002
+        image = stored(user)[1]
+        assert not getattr(image, "is_animated", False)
+        red, green, blue = image.convert("RGB").getpixel((16, 16))
+        assert red > 200 and green < 50 and blue < 50
+
+    @pytest.mark.parametrize("mime", ["image/png", "IMAGE/PNG", "image/jpeg"])
+    def test_a_data_url_prefix(self, api, user, mime):
+        body = reset_img(api, f"data:{mime};base64,{b64(images.png())}").json()
+        assert body["status"] == 1002
+        assert stored(user)[1].format == "WEBP"
+
+    def test_mime_line_breaks_and_missing_padding_are_accepted(self, api, user):
+        encoded = b64(images.png(size=(5, 5))).rstrip("=")
+        wrapped = "\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+        assert reset_img(api, wrapped).json()["status"] == 1002
+
+    def test_json_body(self, api, user):
+        body = api.post_json("/reset", {"email": "alice@example.com", "img": b64(images.png())})
+        assert body.json()["status"] == 1002
+
+
+class TestRejected:
+    def test_invalid_base64(self, api, user):
+        assert_rejected(reset_img(api, "this is not base64!"), user, message="base64")
+
+    def test_a_text_file(self, api, user):
+        text = b64(b"Just some text, not an image at all.\n" * 10)
+        assert_rejected(reset_img(api, text), user, message="PNG、JPEG、GIF 或 WebP")
+
+    def test_a_data_url_of_another_type(self, api, user):
+        assert_rejected(reset_img(api, f"data:text/plain;base64,{b64(b'hi')}"), user)
+
+    def test_a_format_outside_the_four(self, api, user):
+        bmp = images.encode(Image.new("RGB", (10, 10)), "BMP")
+        assert_rejected(reset_img(api, b64(bmp)), user, message="PNG、JPEG、GIF 或 WebP")
+
+    @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP"])
+    def test_a_truncated_file(self, api, user, fmt):
+        data = images.encode(images.noise(), fmt)
+        assert Image.open(io.BytesIO(data)).size == (200, 200)  # the header is all there
+        assert_rejected(reset_img(api, b64(data[: len(data) // 2])), user)
+
+    def test_truncated_is_never_loaded_leniently(self, api, user):
+        assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+    def test_more_than_5_mib_decoded(self, api, user):
+        # 5.5 MiB decoded: the body (~7.3 MiB of base64) is under the 8 MiB request limit.
+        data = images.png(size=(4, 4)) + b"\x00" * int(5.5 * MiB)
+        assert_rejected(reset_img(api, b64(data)), user, message="5 MiB")
+
+    def test_6_mib_is_over_the_request_limit(self, api, user):
+        response = reset_img(api, b64(b"\x00" * (6 * MiB)))
+        assert response.status_code == 413
+        assert response.json() == {"status": 9413, "msg": "请求体过大"}
+
+    def test_6_mib_with_a_larger_request_limit(self, api, user, settings):
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * MiB
+        data = images.jpeg() + b"\x00" * (6 * MiB)
+        assert_rejected(reset_img(api, b64(data)), user, message="5 MiB")
+
+    def test_over_40_megapixels(self, api, user):
+        # 7000×7000 = 49 MP: under Pillow's own bomb limit, over ours.
+        assert_rejected(reset_img(api, b64(images.png_bomb(7000, 7000))), user, message="40")
+
+    def test_a_decompression_bomb_costs_neither_time_nor_memory(self, api, user, monkeypatch):
+        bomb = images.png_bomb(20000, 20000)  # 400 MP: 400 MB once decoded
+        assert len(bomb) < 64 * 1024
+        body = b64(bomb)
+
+        def never_decode(image):
+            raise AssertionError("the pixels of a bomb must not be decoded")
+
+        monkeypatch.setattr(ImageFile.ImageFile, "load", never_decode)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        tracemalloc.start()
+        started = time.perf_counter()
+        try:
+            response = reset_img(api, body)
+            elapsed = time.perf_counter() - started
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+
+        assert_rejected(response, user)
+        assert elapsed < 1
+        assert peak < 8 * MiB
+        assert rss_growth < 50 * 1024
+
+    def test_a_bomb_under_pillows_warning_threshold_never_becomes_a_500(self, api, user):
+        # 10000×10000 = 100 MP: Pillow warns (an error under pytest's warning filter).
+        response = reset_img(api, b64(images.png_bomb(10000, 10000)))
+        assert_rejected(response, user)
+
+    def test_other_fields_are_not_changed_when_the_image_is_bad(self, api, user):
+        response = api.post(
+            "/reset", {"email": "alice@example.com", "name": "New", "img": b64(b"nope")}
+        )
+        assert response.status_code == 400
+        user.refresh_from_db()
+        assert user.name == "Alice"
+
+
+class TestReplacement:
+    def test_the_replaced_file_is_deleted_after_the_commit(
+        self, api, user, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert reset_img(api, b64(images.png())).json()["status"] == 1002
+        first = User.objects.get(pk=user.pk).avatar.name
+        assert default_storage.exists(first)
+
+        with django_capture_on_commit_callbacks() as callbacks:
+            assert reset_img(api, b64(images.jpeg())).json()["status"] == 1002
+        second = User.objects.get(pk=user.pk).avatar.name
+        assert second != first
+        assert default_storage.exists(first)  # not before the transaction commits
+        for callback in callbacks:
+            callback()
+        assert not default_storage.exists(first)
+        assert default_storage.exists(second)
+        assert default_storage.listdir("avatars")[1] == [second.removeprefix("avatars/")]
+
+    def test_the_same_image_twice_keeps_the_current_file(
+        self, api, user, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            reset_img(api, b64(images.png()))
+            reset_img(api, b64(images.png()))
+        user.refresh_from_db()
+        assert default_storage.exists(user.avatar.name)
+        assert len(default_storage.listdir("avatars")[1]) == 1
+
+    def test_a_failed_change_keeps_the_old_file(
+        self, api, user, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            reset_img(api, b64(images.png()))
+            first = User.objects.get(pk=user.pk).avatar.name
+            response = api.post(
+                "/reset", {"email": "alice@example.com", "sex": "?", "img": b64(images.jpeg())}
+            )
+        assert response.status_code == 400
+        assert User.objects.get(pk=user.pk).avatar.name == first
+        assert default_storage.listdir("avatars")[1] == [first.removeprefix("avatars/")]
+
+    def test_deleting_the_user_deletes_the_file(
+        self, api, user, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            reset_img(api, b64(images.png()))
+            name = User.objects.get(pk=user.pk).avatar.name
+            User.objects.filter(pk=user.pk).delete()
+        assert not default_storage.exists(name)
+
+
+class TestRegister2:
+    def test_img_goes_through_the_pipeline(self, anon, mailoutbox):
+        from tests.test_signup_login import signup_rid
+
+        rid = signup_rid(anon, mailoutbox)
+        response = anon.post(
+            "/register2",
+            {
+                "email": "new@example.com",
+                "rid": rid,
+                "pass": "a-long-enough-pass",
+                "img": "data:image/jpeg;base64," + b64(images.jpeg_with_metadata()),
+            },
+        )
+        body = response.json()
+        assert body["status"] == 1005
+        new = User.objects.get(email="new@example.com")
+        assert body["data"]["img"] == f"http://testserver/media/{new.avatar.name}"
+        data, image = stored(new)
+        assert (image.format, image.size) == ("WEBP", (40, 60))
+        assert b"EXIF" not in data
+
+    def test_a_bad_img_creates_no_account(self, anon, mailoutbox):
+        from tests.test_signup_login import signup_rid
+
+        rid = signup_rid(anon, mailoutbox)
+        response = anon.post(
+            "/register2",
+            {"email": "new@example.com", "rid": rid, "pass": "a-long-enough-pass", "img": "@@"},
+        )
+        assert response.status_code == 400
+        assert list(response.json()["errors"]) == ["img"]
+        assert not User.objects.filter(email="new@example.com").exists()
