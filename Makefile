@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run dev setup test lint format clean
+.PHONY: run dev setup test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,7 @@ setup: $(VENV)/.installed .env
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 	$(MANAGE) collectstatic --noinput --verbosity 0
+	$(MANAGE) seed_demo --if-empty
 
 run: setup
 	$(BIN)/gunicorn socialsite.wsgi --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
@@ -49,6 +50,11 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The benchmark: BENCH_ARGS="--scales 1000,5000" (default 10,000 and 100,000 users); DATABASE_URL
+# to run it on PostgreSQL; BENCH_ARGS="--http" to measure gunicorn over HTTP.
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

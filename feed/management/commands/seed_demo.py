@@ -5,6 +5,7 @@ the account printed at the end; `--flush` deletes exactly those (and what cascad
 Rows are made with bulk_create in batches inside transactions, streamed batch by batch, and
 every user shares one password hash computed once."""
 
+import io
 import random
 import time
 from datetime import datetime, timedelta
@@ -15,8 +16,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Q
 from faker import Faker
+from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from accounts import avatars
 from accounts.models import Sex, User
 from feed.models import Comment, Post
 from friends.models import Friendship, Group
@@ -123,6 +126,7 @@ COMMENT_TEXTS = [
     "厉害了",
 ]
 POOL_SIZE = 2000
+DRAWN_AVATARS = 8
 TIME_SPREAD = timedelta(days=90)
 
 
@@ -167,6 +171,7 @@ class Command(BaseCommand):
                 ids.extend(seeder.make_users(offset, count))
             progress.update(count)
         progress.close()
+        seeder.draw_avatars(ids[:DRAWN_AVATARS])
         counts = {"users": len(ids), "friendships": 0, "posts": 0, "comments": 0}
         progress = tqdm(
             total=len(ids), unit="user", disable=not self.stdout.isatty(), desc="content"
@@ -319,6 +324,22 @@ class Seeder:
             "posts": len(posts),
             "comments": len(comments),
         }
+
+    def draw_avatars(self, user_ids):
+        """A few users (the demo account first) get an avatar drawn with Pillow, stored
+        through the same pipeline as uploaded ones. Each file belongs to one user only."""
+        for user in User.objects.filter(pk__in=user_ids):
+            image = Image.new("RGB", (256, 256), tuple(self.rng.randrange(60, 220) for _ in "rgb"))
+            draw = ImageDraw.Draw(image)
+            for _ in range(4):
+                box = sorted(self.rng.randrange(0, 256) for _ in "xy")
+                colour = tuple(self.rng.randrange(0, 256) for _ in "rgb")
+                draw.ellipse((box[0], box[0], box[1] + 20, box[1] + 20), fill=colour)
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            avatar = avatars.normalize(buffer.getvalue())
+            user.avatar.save(avatar.name, avatar, save=False)
+            User.objects.filter(pk=user.pk).update(avatar=user.avatar.name)
 
     @staticmethod
     def _db_moment(moment):
