@@ -3,19 +3,17 @@ fails here is present but malformed: 9400 with the form's errors."""
 
 from django import forms
 
+from feed.models import MAX_BIGINT, MIN_BIGINT
 from friends.models import Group
-
-# Client timestamps are stored in a bigint column.
-MIN_TIME, MAX_TIME = -(2**63), 2**63 - 1
 
 
 def timestamp_field():
-    return forms.IntegerField(min_value=MIN_TIME, max_value=MAX_TIME, required=False)
+    return forms.IntegerField(min_value=MIN_BIGINT, max_value=MAX_BIGINT, required=False)
 
 
 class PostForm(forms.Form):
     message = forms.CharField(max_length=2000)
-    time = forms.IntegerField(min_value=MIN_TIME, max_value=MAX_TIME)
+    time = forms.IntegerField(min_value=MIN_BIGINT, max_value=MAX_BIGINT)
 
 
 class CommentForm(forms.Form):

@@ -6,23 +6,29 @@ from django.utils import timezone
 
 from friends.models import Block
 
-INTEGER = re.compile(r"-?[0-9]{1,19}")
+INTEGER = re.compile(r"-?[0-9]+")
 MIN_BIGINT, MAX_BIGINT = -(2**63), 2**63 - 1
 
 
-def parse_integer(raw):
-    """`raw` (a string a client sent) as an integer a bigint column holds, else None. Only plain
-    decimal digits count: not "1.5", "1e3", "0x1f", "1_000"."""
+def is_integer(raw):
+    """Whether `raw` (a string a client sent) is written as an integer: plain decimal digits,
+    not "1.5", "1e3", "0x1f" or "1_000"."""
+    return INTEGER.fullmatch(str(raw).strip()) is not None
+
+
+def parse_bigint(raw):
+    """`raw` as an integer that a bigint column holds, else None."""
     raw = str(raw).strip()
-    if not INTEGER.fullmatch(raw) or not MIN_BIGINT <= int(raw) <= MAX_BIGINT:
+    if not is_integer(raw) or len(raw) > 20:
         return None
-    return int(raw)
+    value = int(raw)
+    return value if MIN_BIGINT <= value <= MAX_BIGINT else None
 
 
 def parse_id(raw):
     """The id named by `raw`, or None: a value that is not a whole number (an old client's hex
     id, "1.5", "-3") names no object (API.md, check order)."""
-    value = parse_integer(raw)
+    value = parse_bigint(raw)
     return value if value is not None and value > 0 else None
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import User, normalize_email
 from accounts.services import deactivate_users
 from feed.forms import CommentForm, PostForm, ReportForm
-from feed.models import Post, Report, parse_id, parse_integer
+from feed.models import Post, Report, parse_bigint, parse_id
 from socialsite.api import ApiError, invalid, validate
 
 NO_SUCH_POST_OF_USER = (3004, "无此数据")
@@ -41,7 +41,7 @@ def find_post_of(email, *, post_id=None, time=None):
     if post_id is not None:
         conditions["pk"] = parse_id(post_id)
     if time is not None:
-        conditions["time"] = parse_integer(time)
+        conditions["time"] = parse_bigint(time)
     if None in conditions.values():  # not a number: names no post
         raise ApiError(*NO_SUCH_POST_OF_USER)
     post = (

@@ -3,7 +3,7 @@ its not-found codes, ownership (9403), formats (9400), then calls one domain fun
 
 from feed import services, timeline
 from feed.forms import PublicPostsForm, TimelineForm
-from feed.models import parse_integer
+from feed.models import is_integer
 from feed.serializers import comment_json, post_json
 from socialsite.api import ApiError, api, envelope, read_page, require_owner
 
@@ -20,7 +20,7 @@ def put_post(request, params):
     invalid_post = ApiError(3000, "缺少有效参数")
     email, message, time = params.require("email", "message", "time", error=invalid_post)
     require_text(message, invalid_post)
-    if parse_integer(time) is None:
+    if not is_integer(time):
         raise invalid_post
     author = require_owner(request, email, unknown=invalid_post)
     post = services.put_post(author, message=message, time=time)
