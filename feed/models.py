@@ -67,8 +67,9 @@ class PostQuerySet(VisibilityQuerySet):
 class Post(models.Model):
     """A post. `time` is the client's timestamp (API.md); `created_at` is the server's."""
 
+    # no index of its own: post_author_time starts with it
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts", db_index=False
     )
     msg = models.TextField("内容", max_length=2000)
     time = models.BigIntegerField("客户端时间戳")
@@ -92,7 +93,10 @@ class Post(models.Model):
 
 
 class Comment(models.Model):
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
+    # no index of its own: comment_post_created starts with it
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, related_name="comments", db_index=False
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments"
     )
