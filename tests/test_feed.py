@@ -482,3 +482,27 @@ class TestReport:
     def test_method_and_token(self, anon, api):
         assert anon.post("/report", {}).status_code == 401
         assert api.get("/report").status_code == 405
+
+
+ENDPOINT_METHODS = {
+    "/putPost": "POST",
+    "/getPost": "GET",
+    "/delPost": "GET, POST",
+    "/comment": "POST",
+    "/get_comments": "GET",
+    "/get_friend_post": "GET",
+    "/report": "POST",
+}
+
+
+@pytest.mark.parametrize(("path", "allowed"), ENDPOINT_METHODS.items())
+def test_every_endpoint_checks_the_method_then_the_token(anon, api, path, allowed):
+    response = anon.delete(path)  # the method comes before the token
+    assert response.status_code == 405
+    assert response.json() == {"status": 9405, "msg": "请求方法不允许"}
+    assert response["Allow"] == allowed
+    method = allowed.split(", ")[0].lower()
+    response = getattr(anon, method)(path)
+    assert response.status_code == 401
+    assert response.json() == {"status": 9401, "msg": "请先登录"}
+    assert getattr(api, method)(path).status_code == 200
