@@ -47,7 +47,6 @@ class CommentInline(admin.TabularInline):
     fields = ("author", "text", "created_at", "is_hidden")
     readonly_fields = ("author", "text", "created_at")
     ordering = ("created_at", "id")
-    can_delete = True
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("author")
