@@ -9,6 +9,6 @@ class FeedConfig(AppConfig):
         from accounts import extensions
         from feed.models import Post
 
-        extensions.owner_counts["post_count"] = lambda user: Post.objects.filter(
-            author=user, is_hidden=False
-        ).count()
+        extensions.owner_counts["post_count"] = lambda user: (
+            Post.objects.visible().filter(author=user).count()
+        )

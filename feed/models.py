@@ -1,18 +1,82 @@
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from friends.models import Block
+
+INTEGER = re.compile(r"-?[0-9]+")
+MIN_BIGINT, MAX_BIGINT = -(2**63), 2**63 - 1
+
+
+def is_integer(raw):
+    """Whether `raw` (a string a client sent) is written as an integer: plain decimal digits,
+    not "1.5", "1e3", "0x1f" or "1_000"."""
+    return INTEGER.fullmatch(str(raw).strip()) is not None
+
+
+def parse_bigint(raw):
+    """`raw` as an integer that a bigint column holds, else None."""
+    raw = str(raw).strip()
+    if not is_integer(raw) or len(raw) > 20:
+        return None
+    value = int(raw)
+    return value if MIN_BIGINT <= value <= MAX_BIGINT else None
+
+
+def parse_id(raw):
+    """The id named by `raw`, or None: a value that is not a whole number (an old client's hex
+    id, "1.5", "-3") names no object (API.md, check order)."""
+    value = parse_bigint(raw)
+    return value if value is not None and value > 0 else None
+
+
+def visible_q(prefix=""):
+    """Not hidden by staff and written by an active user; `prefix` reaches it through a relation."""
+    return models.Q(**{f"{prefix}is_hidden": False, f"{prefix}author__is_active": True})
+
+
+def unblocked_q(viewer, prefix=""):
+    """Not written by a user whom `viewer` blocked or who blocked `viewer`."""
+    return ~models.Q(
+        **{f"{prefix}author__in": Block.objects.filter(blocker=viewer).values("blocked")}
+    ) & ~models.Q(**{f"{prefix}author__in": Block.objects.filter(blocked=viewer).values("blocker")})
+
+
+class VisibilityQuerySet(models.QuerySet):
+    """Shared by posts and comments: what the API may show at all, and to one viewer."""
+
+    def visible(self):
+        return self.filter(visible_q())
+
+    def visible_to(self, viewer):
+        return self.filter(visible_q() & unblocked_q(viewer))
+
+
+class PostQuerySet(VisibilityQuerySet):
+    def with_id(self, raw_id):
+        """The post named by `raw_id` (any string a client sent), or None."""
+        post_id = parse_id(raw_id)
+        return None if post_id is None else self.filter(pk=post_id).first()
+
+    def newest_first(self):
+        return self.order_by("-time", "-id")
 
 
 class Post(models.Model):
     """A post. `time` is the client's timestamp (API.md); `created_at` is the server's."""
 
+    # no index of its own: post_author_time starts with it
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts", db_index=False
     )
     msg = models.TextField("内容", max_length=2000)
     time = models.BigIntegerField("客户端时间戳")
     created_at = models.DateTimeField("发布时间", default=timezone.now)
     is_hidden = models.BooleanField("已隐藏", default=False)
+
+    objects = PostQuerySet.as_manager()
 
     class Meta:
         verbose_name = "动态"
@@ -29,13 +93,18 @@ class Post(models.Model):
 
 
 class Comment(models.Model):
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
+    # no index of its own: comment_post_created starts with it
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, related_name="comments", db_index=False
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments"
     )
     text = models.CharField("评论", max_length=500)
     created_at = models.DateTimeField("评论时间", default=timezone.now)
     is_hidden = models.BooleanField("已隐藏", default=False)
+
+    objects = VisibilityQuerySet.as_manager()
 
     class Meta:
         verbose_name = "评论"

@@ -1,3 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from feed import views
+
+urlpatterns = [
+    path("putPost", views.put_post, name="put_post"),
+    path("getPost", views.get_post, name="get_post"),
+    path("delPost", views.del_post, name="del_post"),
+    path("comment", views.comment, name="comment"),
+    path("get_comments", views.get_comments, name="get_comments"),
+    path("get_friend_post", views.get_friend_post, name="get_friend_post"),
+    path("report", views.report, name="report"),
+]

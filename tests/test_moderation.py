@@ -1,0 +1,244 @@
+"""Moderation in the admin: the moderators group, the change lists of posts, comments and
+reports, and the actions on them."""
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
+
+from accounts.models import AuthToken, User
+from feed.models import Comment, Post, Report
+from tests.feed_factories import make_comments, make_post
+
+pytestmark = pytest.mark.django_db
+
+MODERATOR_PERMISSIONS = {
+    "accounts.view_user",
+    "accounts.change_user",
+    "feed.view_post",
+    "feed.change_post",
+    "feed.view_comment",
+    "feed.change_comment",
+    "feed.view_report",
+    "feed.change_report",
+    "friends.view_friendship",
+    "friends.view_block",
+}
+
+
+@pytest.fixture
+def moderator(make_user):
+    person = make_user(email="mod@example.com", is_staff=True)
+    person.groups.add(Group.objects.get(name="moderators"))
+    return person
+
+
+@pytest.fixture
+def superuser(db):
+    return User.objects.create_superuser(email="root@example.com", password="x" * 12)
+
+
+@pytest.fixture(params=["superuser", "moderator"])
+def staff(request):
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def admin_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user(email="bob@example.com", username="bob")
+
+
+def test_the_moderators_group_has_exactly_its_permissions():
+    group = Group.objects.get(name="moderators")
+    granted = {
+        f"{app}.{codename}"
+        for app, codename in group.permissions.values_list("content_type__app_label", "codename")
+    }
+    assert granted == MODERATOR_PERMISSIONS
+    assert not Permission.objects.filter(group=group, codename__startswith="delete_").exists()
+
+
+def test_a_moderator_has_those_permissions_and_no_more(moderator):
+    moderator = User.objects.get(pk=moderator.pk)  # a fresh permission cache
+    assert moderator.get_all_permissions() == MODERATOR_PERMISSIONS
+    assert not moderator.has_perm("accounts.delete_user")
+    assert not moderator.has_perm("friends.change_friendship")
+
+
+def populate(user, bob, count):
+    Post.objects.bulk_create(Post(author=bob, time=number, msg="x" * 80) for number in range(count))
+    posts = list(Post.objects.all())
+    Comment.objects.bulk_create(
+        Comment(post=posts[number % count], author=user, text=f"c{number}")
+        for number in range(count * 2)
+    )
+    Report.objects.bulk_create(
+        [Report(reporter=user, post=post, reason="spam") for post in posts]
+        + [Report(reporter=bob, user=user, reason="rude") for _ in range(count)]
+    )
+
+
+# session, user, permissions (moderator), the page's rows, the counts (4–7 today); one query per
+# row would exceed it at 30 rows
+CHANGELIST_QUERY_BUDGET = 8
+
+
+@pytest.mark.parametrize("model", ["post", "comment", "report"])
+@pytest.mark.parametrize("count", [1, 30])
+def test_change_lists_render_with_a_bounded_number_of_queries(
+    admin_client, user, bob, model, count, django_assert_max_num_queries
+):
+    populate(user, bob, count)
+    url = reverse(f"admin:feed_{model}_changelist")
+    with django_assert_max_num_queries(CHANGELIST_QUERY_BUDGET):
+        response = admin_client.get(url)
+    assert response.status_code == 200
+    assert (
+        response.context["cl"].result_count
+        == Post.objects.count()
+        * {
+            "post": 1,
+            "comment": 2,
+            "report": 2,
+        }[model]
+    )
+
+
+def test_the_post_change_list_shows_excerpt_date_and_comment_count(admin_client, user, bob):
+    post = make_post(bob, time=1_700_000_000_000, msg="很长的动态" * 20)
+    make_comments(post, user, 3)
+    response = admin_client.get(reverse("admin:feed_post_changelist"))
+    content = response.content.decode()
+    assert "2023-11-14 22:13" in content  # the millisecond timestamp as a date
+    assert "很长的动态" * 8 + "…" in content
+    assert response.context["cl"].result_list[0].comment_total == 3
+
+
+def test_the_post_page_shows_its_comments(admin_client, user, bob):
+    post = make_post(bob)
+    make_comments(post, user, 2)
+    response = admin_client.get(reverse("admin:feed_post_change", args=[post.pk]))
+    assert response.status_code == 200
+    assert "comment 0" in response.content.decode()
+    assert "comment 1" in response.content.decode()
+
+
+def test_searching_posts_by_author_email(admin_client, user, bob):
+    make_post(bob, msg="from bob")
+    make_post(user, msg="from alice")
+    response = admin_client.get(reverse("admin:feed_post_changelist"), {"q": "bob@example"})
+    assert [post.msg for post in response.context["cl"].result_list] == ["from bob"]
+
+
+def run_action(client, model, action, objects):
+    return client.post(
+        reverse(f"admin:feed_{model}_changelist"),
+        {"action": action, "_selected_action": [obj.pk for obj in objects]},
+        follow=True,
+    )
+
+
+def test_hiding_and_unhiding_posts_and_comments(admin_client, api, user, bob):
+    post = make_post(bob)
+    (comment,) = make_comments(post, bob, 1)
+    assert run_action(admin_client, "post", "hide", [post]).status_code == 200
+    assert Post.objects.get().is_hidden
+    assert api.get("/getPost", {"email": bob.email}).json()["data"] == []
+    run_action(admin_client, "post", "unhide", [post])
+    assert not Post.objects.get().is_hidden
+    run_action(admin_client, "comment", "hide", [comment])
+    assert Comment.objects.get().is_hidden
+    assert api.get("/getPost", {"email": bob.email}).json()["data"][0]["comment_count"] == 0
+    run_action(admin_client, "comment", "unhide", [comment])
+    assert not Comment.objects.get().is_hidden
+
+
+def test_only_a_superuser_may_delete_posts(client, superuser, moderator, bob):
+    post = make_post(bob)
+    client.force_login(moderator)
+    run_action(client, "post", "delete_selected", [post])
+    assert Post.objects.exists()
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:feed_post_changelist"),
+        {"action": "delete_selected", "_selected_action": [post.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not Post.objects.exists()
+
+
+def test_the_report_queue_lists_open_reports_first_with_links(admin_client, user, bob):
+    post = make_post(bob)
+    resolved = Report.objects.create(reporter=user, user=bob, reason="old", state="resolved")
+    post_report = Report.objects.create(reporter=user, post=post, reason="spam")
+    user_report = Report.objects.create(reporter=bob, user=user, reason="rude")
+    response = admin_client.get(reverse("admin:feed_report_changelist"))
+    assert list(response.context["cl"].result_list) == [user_report, post_report, resolved]
+    content = response.content.decode()
+    assert reverse("admin:feed_post_change", args=[post.pk]) in content
+    assert reverse("admin:accounts_user_change", args=[user.pk]) in content
+
+
+def test_resolve(admin_client, staff, user, bob):
+    report = Report.objects.create(reporter=user, user=bob, reason="spam")
+    run_action(admin_client, "report", "resolve", [report])
+    report.refresh_from_db()
+    assert report.state == Report.State.RESOLVED
+    assert report.resolved_by == staff
+    assert report.resolved_at is not None
+    assert User.objects.get(pk=bob.pk).is_active
+
+
+def test_hide_the_reported_post_and_resolve(admin_client, staff, api, user, bob, make_user):
+    post = make_post(bob)
+    other_post = make_post(bob)
+    report = Report.objects.create(reporter=user, post=post, reason="spam")
+    same_post = Report.objects.create(reporter=make_user(), post=post, reason="spam too")
+    unrelated = Report.objects.create(reporter=user, post=other_post, reason="meh")
+    run_action(admin_client, "report", "hide_post_and_resolve", [report])
+    assert Post.objects.get(pk=post.pk).is_hidden
+    assert not Post.objects.get(pk=other_post.pk).is_hidden
+    for done in (report, same_post):
+        done.refresh_from_db()
+        assert (done.state, done.resolved_by) == (Report.State.RESOLVED, staff)
+    unrelated.refresh_from_db()
+    assert unrelated.state == Report.State.OPEN
+    assert [p["id"] for p in api.get("/getPost", {"email": bob.email}).json()["data"]] == [
+        other_post.pk
+    ]
+
+
+def test_deactivate_the_reported_user_and_resolve(
+    admin_client, staff, client_for, user, bob, make_user
+):
+    bobs_client = client_for(bob)
+    carol = make_user()
+    report = Report.objects.create(reporter=user, user=bob, reason="spam")
+    about_a_post = Report.objects.create(reporter=carol, post=make_post(bob), reason="spam")
+    about_carol = Report.objects.create(reporter=user, user=carol, reason="x")
+    run_action(admin_client, "report", "deactivate_user_and_resolve", [report])
+    assert not User.objects.get(pk=bob.pk).is_active
+    assert User.objects.get(pk=carol.pk).is_active
+    assert not AuthToken.objects.filter(user=bob).usable().exists()
+    assert bobs_client.get("/getPost", {"oldTime": 0}).status_code == 403
+    for done in (report, about_a_post):
+        done.refresh_from_db()
+        assert (done.state, done.resolved_by) == (Report.State.RESOLVED, staff)
+    about_carol.refresh_from_db()
+    assert about_carol.state == Report.State.OPEN
+
+
+def test_deactivating_from_a_post_report_takes_the_author(admin_client, user, bob):
+    report = Report.objects.create(reporter=user, post=make_post(bob), reason="spam")
+    run_action(admin_client, "report", "deactivate_user_and_resolve", [report])
+    assert not User.objects.get(pk=bob.pk).is_active
+
+
+def test_staff_outside_the_group_see_nothing(client, make_user):
+    client.force_login(make_user(is_staff=True))
+    assert client.get(reverse("admin:feed_report_changelist")).status_code == 403

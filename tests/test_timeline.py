@@ -1,0 +1,219 @@
+"""The friends' timeline /get_friend_post, the comment list inside posts, and the query budget of
+every feed list (/getPost, /get_friend_post, /get_comments)."""
+
+import pytest
+
+from accounts.models import User
+from feed.models import Comment, Post
+from friends.models import Friendship, Group
+from tests.feed_factories import POST_KEYS, befriend, block, make_comments, make_post
+
+pytestmark = pytest.mark.django_db
+
+
+def timeline(client, **params):
+    response = client.get("/get_friend_post", params)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["msg"]) == (3002, "成功")
+    return body["data"]
+
+
+def ids(posts):
+    return [post["id"] for post in posts]
+
+
+@pytest.fixture
+def friends(make_user, user):
+    """Three users in alice's list, in groups 1, 2 and 3."""
+    people = [make_user(username=f"friend{group}") for group in "123"]
+    for person, group in zip(people, "123", strict=True):
+        befriend(user, person, group)
+    return people
+
+
+class TestFriendPost:
+    def test_posts_of_listed_users_newest_by_time_then_id(self, api, user, friends, make_user):
+        stranger = make_user()
+        follower = make_user()
+        befriend(follower, user)  # lists alice; alice does not list them
+        first_at_20 = make_post(friends[0], time=20)
+        at_30 = make_post(friends[1], time=30)
+        second_at_20 = make_post(friends[2], time=20)
+        at_10 = make_post(friends[0], time=10)
+        make_post(user, time=25)
+        make_post(stranger, time=26)
+        make_post(follower, time=27)
+        data = timeline(api, email="ALICE@example.com")
+        assert ids(data) == [at_30.pk, second_at_20.pk, first_at_20.pk, at_10.pk]
+        assert set(data[0]) == POST_KEYS
+        assert data[0]["email"] == friends[1].email
+        assert data[0]["name"] == data[0]["username"] == "friend2"
+
+    def test_an_empty_list(self, api, user):
+        make_post(user)
+        assert timeline(api, email=user.email) == []
+
+    def test_paging_and_before(self, api, user, friends):
+        Post.objects.bulk_create(
+            Post(author=friends[number % 3], time=time, msg="m")
+            for number, time in enumerate(range(100, 130))
+        )
+        newest_first = list(Post.objects.order_by("-time").values_list("pk", flat=True))
+        assert ids(timeline(api, email=user.email)) == newest_first[:20]
+        assert ids(timeline(api, email=user.email, start=20)) == newest_first[20:]
+        assert ids(timeline(api, email=user.email, start=5, limit=3)) == newest_first[5:8]
+        # infinite scroll: the page after the post with time 120 starts below 120
+        older = timeline(api, email=user.email, before=120, limit=5)
+        assert [post["time"] for post in older] == [119, 118, 117, 116, 115]
+        assert timeline(api, email=user.email, before=100) == []
+
+    def test_limit_is_clamped_to_100(self, api, user, friends):
+        Post.objects.bulk_create(Post(author=friends[0], time=t, msg="m") for t in range(101))
+        assert len(timeline(api, email=user.email, limit=500)) == 100
+
+    def test_group(self, api, user, friends):
+        posts = {group: make_post(friend) for group, friend in zip("123", friends, strict=True)}
+        assert ids(timeline(api, email=user.email, group="2")) == [posts["2"].pk]
+        assert timeline(api, email=user.email, group=Group.OTHER) == []
+        Friendship.objects.filter(friend=friends[0]).update(group=Group.OTHER)
+        assert ids(timeline(api, email=user.email, group="4")) == [posts["1"].pk]
+
+    def test_hidden_deactivated_and_blocked_are_absent(self, api, user, friends, make_user):
+        shown = make_post(friends[0], time=1)
+        make_post(friends[0], time=2, is_hidden=True)
+        make_post(friends[1], time=3)
+        User.objects.filter(pk=friends[1].pk).update(is_active=False)
+        blocker, blocked = make_user(), make_user()
+        for person in (blocker, blocked):
+            befriend(user, person)
+            make_post(person, time=4)
+        block(blocker, user)
+        block(user, blocked)
+        assert ids(timeline(api, email=user.email)) == [shown.pk]
+
+    @pytest.mark.parametrize("params", [{}, {"email": "nobody@example.com"}, {"group": "1"}])
+    def test_missing_or_unknown_email_is_3000(self, api, params):
+        response = api.get("/get_friend_post", params)
+        assert response.json() == {"status": 3000, "msg": "缺少有效参数"}
+
+    def test_someone_elses_timeline_is_9403(self, api, friends):
+        response = api.get("/get_friend_post", {"email": friends[0].email})
+        assert response.status_code == 403
+        assert response.json() == {"status": 9403, "msg": "无权操作其他用户"}
+
+    @pytest.mark.parametrize(
+        ("params", "field"),
+        [
+            ({"group": "5"}, "group"),
+            ({"group": "特别关心"}, "group"),
+            ({"before": "yesterday"}, "before"),
+            ({"limit": "-1"}, "limit"),
+        ],
+    )
+    def test_malformed_values_are_9400(self, api, user, params, field):
+        response = api.get("/get_friend_post", {"email": user.email, **params})
+        assert response.status_code == 400
+        body = response.json()
+        assert body["status"] == 9400
+        assert field in body["errors"]
+
+    def test_method_and_token(self, anon, api, user):
+        assert anon.get("/get_friend_post", {"email": user.email}).status_code == 401
+        response = api.post("/get_friend_post", {"email": user.email})
+        assert response.status_code == 405
+        assert response["Allow"] == "GET"
+
+
+class TestCommentList:
+    def test_at_most_the_50_latest_oldest_first_with_the_full_count(self, api, user, friends):
+        post = make_post(friends[0])
+        comments = make_comments(post, friends[1], 120)
+        quiet = make_post(friends[0], time=0)
+        make_comments(quiet, friends[1], 3)
+        newest, second = timeline(api, email=user.email)
+        assert newest["comment_count"] == 120
+        assert ids(newest["comment_list"]) == [comment.pk for comment in comments[-50:]]
+        assert second["comment_count"] == 3
+        assert len(second["comment_list"]) == 3
+
+    def test_hidden_deactivated_and_blocked_comments_leave_the_list_and_the_count(
+        self, api, user, friends, make_user
+    ):
+        post = make_post(friends[0])
+        shown = make_comments(post, friends[1], 2)
+        make_comments(post, friends[1], 60, is_hidden=True)
+        make_comments(post, friends[2], 55)
+        User.objects.filter(pk=friends[2].pk).update(is_active=False)
+        blocker = make_user()
+        make_comments(post, blocker, 4)
+        block(blocker, user)
+        (data,) = timeline(api, email=user.email)
+        assert data["comment_count"] == 2
+        assert ids(data["comment_list"]) == [comment.pk for comment in shown]
+
+    def test_a_new_comment_shows_up_last(self, api, user, friends):
+        post = make_post(friends[0])
+        make_comments(post, friends[0], 50)
+        response = api.post("/comment", {"email": user.email, "id": post.pk, "comment": "最新"})
+        new_id = response.json()["data"]["id"]
+        (data,) = timeline(api, email=user.email)
+        assert data["comment_count"] == 51
+        assert len(data["comment_list"]) == 50
+        assert data["comment_list"][-1]["id"] == new_id
+        assert data["comment_list"][-1]["comment"] == "最新"
+
+
+def populate(user, *, friend_count, post_count, comment_count):
+    """`friend_count` friends of `user` sharing `post_count` posts, and `comment_count` comments
+    spread over the newest posts by every friend; all in a few bulk INSERTs."""
+    User.objects.bulk_create(
+        User(email=f"bulk{number}@example.com", username=f"bulk{number}")
+        for number in range(friend_count)
+    )
+    people = list(User.objects.filter(email__startswith="bulk").order_by("pk"))
+    Friendship.objects.bulk_create(
+        Friendship(owner=user, friend=person, group=Group.values[number % 4])
+        for number, person in enumerate(people)
+    )
+    Post.objects.bulk_create(
+        Post(author=people[number % friend_count], time=number, msg=f"post {number}")
+        for number in range(post_count)
+    )
+    posts = list(Post.objects.order_by("-time")[:3])
+    Comment.objects.bulk_create(
+        Comment(post=posts[number % len(posts)], author=people[number % friend_count], text="c")
+        for number in range(comment_count)
+    )
+    return posts[0]
+
+
+# token lookup, its last-use update, the page of posts, the comments of the page
+LIST_QUERY_BUDGET = 4
+SIZES = [
+    pytest.param({"friend_count": 1, "post_count": 1, "comment_count": 0}, id="small"),
+    pytest.param({"friend_count": 50, "post_count": 200, "comment_count": 120}, id="large"),
+]
+
+
+@pytest.mark.parametrize("size", SIZES)
+class TestQueryBudget:
+    def test_friend_post(self, api, user, size, django_assert_max_num_queries):
+        populate(user, **size)
+        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+            data = timeline(api, email=user.email, limit=100)
+        assert len(data) == min(size["post_count"], 100)
+        assert sum(post["comment_count"] for post in data) == size["comment_count"]
+
+    def test_get_post(self, api, user, size, django_assert_max_num_queries):
+        populate(user, **size)
+        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+            response = api.get("/getPost", {"oldTime": 0, "limit": 100})
+        assert len(response.json()["data"]) == min(size["post_count"], 100)
+
+    def test_get_comments(self, api, user, size, django_assert_max_num_queries):
+        post = populate(user, **size)
+        # the post's lookup, then the page of comments
+        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+            response = api.get("/get_comments", {"id": post.pk, "limit": 100})
+        assert len(response.json()["data"]) == min(-(-size["comment_count"] // 3), 100)
