@@ -91,7 +91,7 @@ def reasons(user, tag_names):
     said = []
     if tag_names:
         named = "、".join(tag_names[:TAGS_NAMED_IN_REASON])
-        more = "等" if len(tag_names) > TAGS_NAMED_IN_REASON else ""
+        more = f"等 {len(tag_names)} 项" if len(tag_names) > TAGS_NAMED_IN_REASON else ""
         said.append(f"共同爱好：{named}{more}")
     if user.mutual_friends:
         said.append(f"{user.mutual_friends} 位共同好友")

@@ -1,6 +1,7 @@
 """Writes of the friends app: lists, blocks and remembered search interests (API.md, "Friends")."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -67,28 +68,22 @@ def unblock(blocker, blocked):
 
 def remember_search_interests(user, *, like=None, flike=None):
     """Remember the `like`/`flike` terms `user` searched for (for /recommend), keeping only the
-    most recent `SearchInterest.KEPT_PER_USER`."""
-    terms = [
-        (field, term.strip().lower())
+    most recent `SearchInterest.KEPT_PER_USER`. Two statements, whatever was remembered before."""
+    now = timezone.now()
+    searched = [
+        SearchInterest(user=user, field=field, term=term.strip().lower(), searched_at=now)
         for field, term in ((SearchField.LIKE, like), (SearchField.FLIKE, flike))
         if term and term.strip()
     ]
-    if not terms:
+    if not searched:
         return
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            for field, term in terms:
-                SearchInterest.objects.update_or_create(
-                    user=user, field=field, term=term, defaults={"searched_at": now}
-                )
-            remembered = SearchInterest.objects.filter(user=user)
-            kept = list(
-                remembered.order_by("-searched_at", "-id").values_list("id", flat=True)[
-                    : SearchInterest.KEPT_PER_USER
-                ]
-            )
-            remembered.exclude(id__in=kept).delete()
-    except IntegrityError:
-        # The same term was remembered by a concurrent search: it is remembered either way.
-        pass
+    # An upsert: a term searched again (even concurrently) only becomes recent again.
+    SearchInterest.objects.bulk_create(
+        searched,
+        update_conflicts=True,
+        unique_fields=["user", "field", "term"],
+        update_fields=["searched_at"],
+    )
+    remembered = SearchInterest.objects.filter(user=user)
+    recent = remembered.order_by("-searched_at", "-id").values("id")[: SearchInterest.KEPT_PER_USER]
+    remembered.exclude(id__in=Subquery(recent)).delete()
