@@ -21,13 +21,12 @@ class FriendshipQuerySet(models.QuerySet):
         """Entries whose friend has not been deactivated by staff (API.md: hidden everywhere)."""
         return self.filter(friend__is_active=True)
 
-    def entry(self, owner, friend_email):
-        """`owner`'s entry for the (active) user with `friend_email`, with `mutual`: whether
-        that user lists `owner` too. None when `owner` does not list them."""
-        lists_owner_back = Friendship.objects.filter(owner=models.OuterRef("friend"), friend=owner)
+    def entry(self, owner, friend):
+        """`owner`'s entry for `friend`, with `mutual`: whether `friend` lists `owner` too.
+        None when `owner` does not list them."""
+        lists_owner_back = Friendship.objects.filter(owner=friend, friend=owner)
         return (
-            self.filter(owner=owner, friend__email=friend_email)
-            .with_active_friend()
+            self.filter(owner=owner, friend=friend)
             .annotate(mutual=models.Exists(lists_owner_back))
             .first()
         )

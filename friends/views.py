@@ -13,6 +13,13 @@ from socialsite.api import ApiError, api, envelope, read_page, require_owner
 MUTATING_GET = ("GET", "POST")  # API.md: the mutating GET endpoints also accept POST
 
 
+def find_by_email(users, email):
+    """The user of `users` with `email` (any case), or None. An email with a NUL character
+    names nobody (PostgreSQL refuses NUL in a query, which would otherwise be a 500)."""
+    email = normalize_email(email)
+    return None if "\x00" in email else users.filter(email=email).first()
+
+
 def owner_and_other(request, email, femail, *, unknown, other_unknown, others):
     """(caller, the user `femail` names among `others`). An unknown `email` is `unknown`, then an
     unknown `femail` is `other_unknown`, and only then is a foreign `email` a 9403."""
@@ -22,7 +29,7 @@ def owner_and_other(request, email, femail, *, unknown, other_unknown, others):
         if error.status != 9403:
             raise
         caller, forbidden = None, error
-    other = others.filter(email=normalize_email(femail)).first()
+    other = find_by_email(others, femail)
     if other is None:
         raise other_unknown
     if forbidden:
@@ -74,7 +81,8 @@ def is_friend(request, params):
     missing = ApiError(6000, "缺少有效参数")
     email, femail = params.require("email", "femail", error=missing)
     caller = require_owner(request, email, unknown=missing)
-    entry = Friendship.objects.entry(caller, normalize_email(femail))
+    friend = find_by_email(User.objects.active(), femail)
+    entry = friend and Friendship.objects.entry(caller, friend)
     if entry is None:
         return envelope(6001, "成功", res=0)
     return envelope(6001, "成功", res=1, group=entry.group, mutual=int(entry.mutual))

@@ -78,6 +78,21 @@ class TestEveryEndpoint:
         if "GET" not in allowed:
             assert body(api.get(path), 405)["status"] == 9405
 
+    @pytest.mark.parametrize(
+        ("method", "path", "params", "expected"),
+        [
+            ("get", "/set_friend", {"femail": "b\x00@example.com", "group": "1"}, 5002),
+            ("get", "/rm_friend", {"femail": "b\x00@example.com"}, 5001),
+            ("get", "/is_friend", {"femail": "b\x00@example.com"}, 6001),
+            ("post", "/block", {"femail": "b\x00@example.com"}, 5002),
+            ("get", "/get_friends", {"email": "a\x00@example.com"}, 6000),
+            ("get", "/recommend", {"email": "a\x00@example.com"}, 1007),
+        ],
+    )
+    def test_an_email_with_a_nul_names_nobody(self, api, user, method, path, params, expected):
+        response = getattr(api, method)(path, {"email": user.email, **params})
+        assert body(response)["status"] == expected
+
 
 class TestSetFriend:
     def test_adds_in_the_group(self, api, user, bob):

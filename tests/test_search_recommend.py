@@ -184,6 +184,7 @@ class TestGetData:
         [
             ({"start": "x"}, "start"),
             ({"start": "-1"}, "start"),
+            ({"start": "99999999999999999999"}, "start"),
             ({"limit": "0"}, "limit"),
             ({"limit": "1.5"}, "limit"),
             ({"sex": "M"}, "sex"),
