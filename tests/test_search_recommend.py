@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from accounts.models import User
@@ -331,3 +333,16 @@ class TestRecommend:
         assert len(ranked) == count
         assert all(p["score"] == 3 * 2 + 1 for p in ranked)
         assert ranked[0]["reasons"] == ["共同爱好：电影、摄影", "1 位共同好友"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_backfills_the_tags_of_existing_users():
+    """0003 gives tags to the users who wrote `like` before tags existed."""
+    before = [("friends", "0002_interests_and_search_interests")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old_user_model = executor.loader.project_state(before).apps.get_model("accounts", "User")
+    old_user_model.objects.create(email="old@example.com", like="篮球，Music music")
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())  # back to the latest state
+    assert tags_of(User.objects.get(email="old@example.com")) == ["篮球", "music"]
