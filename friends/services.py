@@ -13,7 +13,11 @@ def _lock_pair(user, other):
     """Lock both users' rows (in id order, so two calls never deadlock): a /set_friend and a
     /block of the same pair then run one after the other, and a block can never be followed by
     a friendship it should have prevented. (SQLite serializes writes anyway.)"""
-    list(User.objects.select_for_update().filter(pk__in=[user.pk, other.pk]).order_by("pk"))
+    list(
+        User.objects.select_for_update(no_key=True)
+        .filter(pk__in=[user.pk, other.pk])
+        .order_by("pk")
+    )
 
 
 def set_friend(owner, friend, group):
