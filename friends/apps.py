@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class FriendsConfig(AppConfig):
@@ -7,6 +8,8 @@ class FriendsConfig(AppConfig):
 
     def ready(self):
         from accounts import extensions
+        from accounts.models import User
+        from friends.interests import sync_on_save
         from friends.models import Block, Friendship
 
         def hide_blocked(users, viewer):
@@ -16,6 +19,8 @@ class FriendsConfig(AppConfig):
             ).exclude(pk__in=Block.objects.filter(blocked=viewer).values("blocker"))
 
         extensions.visibility_rules.append(hide_blocked)
-        extensions.owner_counts["friend_count"] = lambda user: Friendship.objects.filter(
-            owner=user
-        ).count()
+        extensions.owner_counts["friend_count"] = lambda user: (
+            Friendship.objects.filter(owner=user).with_active_friend().count()
+        )
+        # Interest tags follow `like` wherever it is saved; accounts never imports friends.
+        post_save.connect(sync_on_save, sender=User, dispatch_uid="friends.sync_interests")

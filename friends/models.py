@@ -17,6 +17,24 @@ class FriendshipQuerySet(models.QuerySet):
         """The entries of `user`'s list, in the order they were first added."""
         return self.filter(owner=user).order_by("created_at", "id")
 
+    def with_active_friend(self):
+        """Entries whose friend has not been deactivated by staff (API.md: hidden everywhere)."""
+        return self.filter(friend__is_active=True)
+
+    def entry(self, owner, friend):
+        """`owner`'s entry for `friend`, with `mutual`: whether `friend` lists `owner` too.
+        None when `owner` does not list them."""
+        lists_owner_back = Friendship.objects.filter(owner=friend, friend=owner)
+        return (
+            self.filter(owner=owner, friend=friend)
+            .annotate(mutual=models.Exists(lists_owner_back))
+            .first()
+        )
+
+    def between(self, user, other):
+        """The entries linking the two users, in either direction."""
+        return self.filter(models.Q(owner=user, friend=other) | models.Q(owner=other, friend=user))
+
 
 class Friendship(models.Model):
     """`owner` lists `friend` in one group. Directed, like following."""
@@ -58,6 +76,14 @@ class Friendship(models.Model):
         return f"{self.owner} → {self.friend} ({self.get_group_display()})"
 
 
+class BlockQuerySet(models.QuerySet):
+    def between(self, one, other):
+        """The blocks between two users, in either direction."""
+        return self.filter(
+            models.Q(blocker=one, blocked=other) | models.Q(blocker=other, blocked=one)
+        )
+
+
 class Block(models.Model):
     """`blocker` blocked `blocked`: each is hidden from the other."""
 
@@ -68,6 +94,8 @@ class Block(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_received"
     )
     created_at = models.DateTimeField("拉黑时间", default=timezone.now)
+
+    objects = BlockQuerySet.as_manager()
 
     class Meta:
         verbose_name = "拉黑"
@@ -85,3 +113,81 @@ class Block(models.Model):
 
     def __str__(self):
         return f"{self.blocker} ⊘ {self.blocked}"
+
+
+class InterestTag(models.Model):
+    """One normalized interest ("篮球", "music"), shared by everyone who lists it in `like`."""
+
+    MAX_LENGTH = 20
+
+    name = models.CharField("名称", max_length=MAX_LENGTH, unique=True)
+
+    class Meta:
+        verbose_name = "兴趣标签"
+        verbose_name_plural = "兴趣标签"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class UserInterest(models.Model):
+    """`user`'s `like` names `tag`; `position` keeps the order the user wrote them in.
+    Derived from `User.like` by `friends.interests.sync_interests`, never edited directly."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="interests"
+    )
+    tag = models.ForeignKey(InterestTag, on_delete=models.CASCADE, related_name="user_links")
+    position = models.PositiveSmallIntegerField("顺序")
+
+    class Meta:
+        verbose_name = "用户兴趣"
+        verbose_name_plural = "用户兴趣"
+        ordering = ["user", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "tag"], name="%(app_label)s_%(class)s_unique_pair"
+            ),
+        ]
+        # "who shares this tag": the join of shared interests starts from the caller's tags.
+        indexes = [models.Index(fields=["tag", "user"], name="userinterest_tag_user")]
+
+    def __str__(self):
+        return f"{self.user}: {self.tag}"
+
+
+class SearchField(models.TextChoices):
+    LIKE = "like", "爱好"
+    FLIKE = "flike", "交友方向"
+
+
+class SearchInterest(models.Model):
+    """A `like` or `flike` term `user` searched for on /get_data, remembered for /recommend.
+    Only the most recent `KEPT_PER_USER` terms are kept."""
+
+    KEPT_PER_USER = 10
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="search_interests"
+    )
+    field = models.CharField("字段", max_length=5, choices=SearchField.choices)
+    term = models.CharField("搜索词", max_length=200)
+    searched_at = models.DateTimeField("最近搜索", default=timezone.now)
+
+    class Meta:
+        verbose_name = "搜索兴趣"
+        verbose_name_plural = "搜索兴趣"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "field", "term"], name="%(app_label)s_%(class)s_unique_term"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(field__in=SearchField.values),
+                name="%(app_label)s_%(class)s_field",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "-searched_at"], name="searchinterest_user_recent")]
+
+    def __str__(self):
+        return f"{self.user} {self.field}: {self.term}"

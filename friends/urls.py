@@ -1,3 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from friends import views
+
+urlpatterns = [
+    path("set_friend", views.set_friend, name="set_friend"),
+    path("rm_friend", views.rm_friend, name="rm_friend"),
+    path("get_friends", views.get_friends, name="get_friends"),
+    path("is_friend", views.is_friend, name="is_friend"),
+    path("block", views.block, name="block"),
+    path("unblock", views.unblock, name="unblock"),
+    path("get_data", views.get_data, name="get_data"),
+    path("recommend", views.recommend, name="recommend"),
+]

@@ -15,3 +15,14 @@ STORAGES = {
 # Tests never run collectstatic: serve static files from the apps, without scanning STATIC_ROOT.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file rather than shared-cache memory: tests that use threads then meet SQLite's real
+    # locking (WAL, busy timeout) as the server does, instead of "database table is locked".
+    import hashlib
+    import tempfile
+
+    _checkout = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:12]  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"socialsite-test-{_checkout}.sqlite3")
+    }

@@ -338,8 +338,10 @@ def with_avatar(user):
     return user
 
 
-def change_form(user, **fields):
-    """The POST data of the admin's change form for `user`, as a browser would send it."""
+def change_form(client, user, **fields):
+    """The POST data of the admin's change form for `user`, as a browser would send it: with the
+    management data of whatever inlines other apps attach to the page (friends does)."""
+    page = client.get(f"/admin/accounts/user/{user.pk}/change/")
     data = {
         "email": user.email,
         "name": user.name,
@@ -352,6 +354,11 @@ def change_form(user, **fields):
         "introduction": user.introduction,
         "is_active": "on",
     }
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update(
+            {f"{management.prefix}-{name}": value for name, value in management.initial.items()}
+        )
     data.update(fields)
     return data
 
@@ -447,7 +454,7 @@ class TestUserAdmin:
         with_avatar(user)
         avatar = user.avatar.name
         response = staff.post(
-            f"/admin/accounts/user/{user.pk}/change/", change_form(user, like="围棋")
+            f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, like="围棋")
         )
         assert response.status_code == 302
         user.refresh_from_db()
@@ -464,7 +471,7 @@ class TestUserAdmin:
         )
         with django_capture_on_commit_callbacks(execute=True):
             response = staff.post(
-                f"/admin/accounts/user/{user.pk}/change/", change_form(user, avatar=upload)
+                f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, avatar=upload)
             )
         assert response.status_code == 302
         user.refresh_from_db()
@@ -479,7 +486,9 @@ class TestUserAdmin:
 
     def test_a_large_upload_is_fitted(self, staff, user):
         upload = SimpleUploadedFile("big.png", images.png(size=(2000, 1000)))
-        staff.post(f"/admin/accounts/user/{user.pk}/change/", change_form(user, avatar=upload))
+        staff.post(
+            f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, avatar=upload)
+        )
         user.refresh_from_db()
         with default_storage.open(user.avatar.name) as file:
             assert Image.open(file).size == (512, 256)
@@ -493,7 +502,7 @@ class TestUserAdmin:
         upload = SimpleUploadedFile("x.png", content, content_type="image/png")
         response = staff.post(
             f"/admin/accounts/user/{user.pk}/change/",
-            change_form(user, avatar=upload, like="changed"),
+            change_form(staff, user, avatar=upload, like="changed"),
         )
         assert response.status_code == 200
         assert response.context["adminform"].form.errors["avatar"]
@@ -508,7 +517,7 @@ class TestUserAdmin:
         with django_capture_on_commit_callbacks(execute=True):
             response = staff.post(
                 f"/admin/accounts/user/{user.pk}/change/",
-                change_form(user, **{"avatar-clear": "on"}),
+                change_form(staff, user, **{"avatar-clear": "on"}),
             )
         assert response.status_code == 302
         user.refresh_from_db()

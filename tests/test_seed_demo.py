@@ -84,3 +84,18 @@ def test_if_empty(make_user):
 def test_rejects_nonsense():
     with pytest.raises(CommandError):
         seed(users=0)
+
+
+def test_interest_tags_are_built_for_every_user():
+    from friends.interests import split_interests
+    from friends.models import UserInterest
+
+    seed()
+    for user in User.objects.all():
+        stored = list(
+            UserInterest.objects.filter(user=user)
+            .order_by("position")
+            .values_list("tag__name", flat=True)
+        )
+        assert stored == split_interests(user.like)
+        assert stored

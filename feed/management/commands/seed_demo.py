@@ -22,7 +22,8 @@ from tqdm import tqdm
 from accounts import avatars
 from accounts.models import Sex, User
 from feed.models import Comment, Post
-from friends.models import Friendship, Group
+from friends.interests import split_interests
+from friends.models import Friendship, Group, InterestTag, UserInterest
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_DOMAIN = "demo.example.com"
@@ -233,6 +234,11 @@ class Seeder:
         fake.seed_instance(seed)
         self.friends, self.posts, self.comments = friends, posts, comments
         self.password_hash = make_password(DEMO_PASSWORD)
+        InterestTag.objects.bulk_create(
+            [InterestTag(name=tag) for name in INTERESTS for tag in split_interests(name)],
+            ignore_conflicts=True,
+        )
+        self.tag_ids = dict(InterestTag.objects.values_list("name", "id"))
         # Times are spread back from the start of the day of seeding.
         self.anchor = datetime.now(dt_timezone.utc).replace(
             hour=0, minute=0, second=0, microsecond=0
@@ -279,7 +285,15 @@ class Seeder:
                     date_joined=self._moment() - TIME_SPREAD,
                 )
             )
-        return [user.pk for user in User.objects.bulk_create(users)]
+        User.objects.bulk_create(users)
+        # bulk_create sends no post_save, so the interest tags are built here, in bulk.
+        interests = [
+            (user.pk, self.tag_ids[name], position)
+            for user in users
+            for position, name in enumerate(split_interests(user.like))
+        ]
+        insert_rows(UserInterest, ("user", "tag", "position"), interests)
+        return [user.pk for user in users]
 
     def make_content(self, ids, offset, count):
         """Friendships, posts and comments of the users ids[offset:offset + count]."""

@@ -1,0 +1,84 @@
+from django.contrib import admin
+from django.db.models import Count
+
+from accounts.models import User
+from friends import services
+from friends.models import Block, Friendship, InterestTag
+
+
+@admin.register(Friendship)
+class FriendshipAdmin(admin.ModelAdmin):
+    list_display = ("owner", "friend", "group", "created_at")
+    list_filter = ("group",)
+    search_fields = ("owner__email", "friend__email")
+    autocomplete_fields = ("owner", "friend")
+    list_select_related = ("owner", "friend")
+    fields = ("owner", "friend", "group", "created_at")
+    readonly_fields = ("created_at",)  # the list's order: set once, when first added
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+
+
+class FriendshipInline(admin.TabularInline):
+    """The user's own list on their admin page: staff add, move (change the group) and remove."""
+
+    model = Friendship
+    fk_name = "owner"
+    fields = ("friend", "group", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("friend",)
+    ordering = ("created_at", "id")
+    extra = 0
+    verbose_name = "好友"
+    verbose_name_plural = "好友列表（按添加顺序）"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("friend")
+
+
+# accounts registers the user admin and must not import friends (ARCHITECTURE.md), so the
+# friends app attaches its inline to that registration here. accounts comes before friends in
+# INSTALLED_APPS, so its admin module is loaded and registered by now.
+user_admin = admin.site._registry[User]
+user_admin.inlines = [*user_admin.inlines, FriendshipInline]
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    list_display = ("blocker", "blocked", "created_at")
+    search_fields = ("blocker__email", "blocked__email")
+    autocomplete_fields = ("blocker", "blocked")
+    list_select_related = ("blocker", "blocked")
+    fields = ("blocker", "blocked", "created_at")
+    readonly_fields = ("created_at",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+
+    def save_model(self, request, obj, form, change):
+        # A block made by staff has the effect of /block: no friendship survives it.
+        super().save_model(request, obj, form, change)
+        services.remove_friendships_between(obj.blocker, obj.blocked)
+
+
+@admin.register(InterestTag)
+class InterestTagAdmin(admin.ModelAdmin):
+    """Read-only: tags follow the users' `like` (edit a user's 爱好 to change theirs)."""
+
+    list_display = ("name", "user_count")
+    search_fields = ("name",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(user_count=Count("user_links"))
+
+    @admin.display(description="用户数", ordering="user_count")
+    def user_count(self, tag):
+        return tag.user_count
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

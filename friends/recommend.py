@@ -1,0 +1,109 @@
+"""/recommend: people the caller may like, ranked in one database query (API.md,
+"GET /recommend"; README.md, "Friends, search and recommendations")."""
+
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import IContains
+
+from accounts.models import User
+from friends.models import Friendship, SearchField, SearchInterest, UserInterest
+
+SHARED_TAG_WEIGHT = 3
+SEARCH_MATCH_WEIGHT = 2
+SAME_FLIKE_WEIGHT = 1
+MUTUAL_FRIEND_WEIGHT = 1
+TAGS_NAMED_IN_REASON = 3
+
+
+def _count(rows, per):
+    """The number of `rows` per outer candidate (`per` names the column that points at it), as a
+    correlated subquery: each signal is counted on its own index, so signals never multiply
+    each other's joined rows the way several JOINs + COUNT(DISTINCT) would."""
+    counted = rows.order_by().values(per).annotate(count=Count("pk")).values("count")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def ranked_candidates(viewer):
+    """Everyone `viewer` may see and has not listed yet, annotated with `shared_tags`,
+    `search_matches`, `same_flike`, `mutual_friends` and `score`, best first, newest account
+    first among equals. One query: the viewer's tags, list and search terms stay subqueries."""
+    viewer_tags = UserInterest.objects.filter(user=viewer).values("tag")
+    viewer_list = Friendship.objects.filter(owner=viewer).with_active_friend().values("friend")
+    shared_tags = UserInterest.objects.filter(user=OuterRef("pk"), tag__in=viewer_tags)
+    # Friends of friends: the candidate is listed by someone the viewer lists.
+    mutual_friends = Friendship.objects.filter(friend=OuterRef("pk"), owner__in=viewer_list)
+    search_matches = SearchInterest.objects.filter(user=viewer).filter(
+        Q(IContains(OuterRef("like"), F("term")), field=SearchField.LIKE)
+        | Q(IContains(OuterRef("flike"), F("term")), field=SearchField.FLIKE)
+    )
+    flike = viewer.flike.strip()
+    same_flike = (
+        Case(When(flike__iexact=flike, then=Value(1)), default=Value(0)) if flike else Value(0)
+    )
+    return (
+        User.objects.visible_to(viewer)
+        .exclude(pk=viewer.pk)
+        .exclude(pk__in=viewer_list)
+        .annotate(
+            shared_tags=_count(shared_tags, "user"),
+            mutual_friends=_count(mutual_friends, "friend"),
+            search_matches=_count(search_matches, "user"),
+            same_flike=same_flike,
+        )
+        .annotate(
+            score=SHARED_TAG_WEIGHT * F("shared_tags")
+            + SEARCH_MATCH_WEIGHT * F("search_matches")
+            + SAME_FLIKE_WEIGHT * F("same_flike")
+            + MUTUAL_FRIEND_WEIGHT * F("mutual_friends")
+        )
+        .order_by("-score", "-date_joined", "-id")
+    )
+
+
+def shared_tag_names(viewer, users):
+    """{user id: [names of the tags they share with `viewer`, in their own order]}, for a page
+    of users, in one query."""
+    names = {user.pk: [] for user in users}
+    shared = (
+        UserInterest.objects.filter(
+            user__in=names, tag__in=UserInterest.objects.filter(user=viewer).values("tag")
+        )
+        .order_by("user", "position")
+        .values_list("user", "tag__name")
+    )
+    for user_id, name in shared:
+        names[user_id].append(name)
+    return names
+
+
+def reasons(user, tag_names):
+    """Short Chinese reasons for one ranked candidate."""
+    said = []
+    if tag_names:
+        named = "、".join(tag_names[:TAGS_NAMED_IN_REASON])
+        more = f"等 {len(tag_names)} 项" if len(tag_names) > TAGS_NAMED_IN_REASON else ""
+        said.append(f"共同爱好：{named}{more}")
+    if user.mutual_friends:
+        said.append(f"{user.mutual_friends} 位共同好友")
+    if user.search_matches:
+        said.append("符合你搜索过的兴趣")
+    if user.same_flike:
+        said.append("交友方向相同")
+    return said
+
+
+def recommend(viewer, *, start, limit):
+    """One page of recommendations: [(user, score, reasons)], in two queries."""
+    page = list(ranked_candidates(viewer)[start : start + limit])
+    tag_names = shared_tag_names(viewer, page)
+    return [(user, user.score, reasons(user, tag_names[user.pk])) for user in page]

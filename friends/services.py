@@ -1,0 +1,92 @@
+"""Writes of the friends app: lists, blocks and remembered search interests (API.md, "Friends")."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import Subquery
+from django.utils import timezone
+
+from accounts.models import User
+from friends.models import Block, Friendship, SearchField, SearchInterest
+from socialsite.api import ApiError
+
+
+def _lock_pair(user, other):
+    """Lock both users' rows (in id order, so two calls never deadlock): a /set_friend and a
+    /block of the same pair then run one after the other, and a block can never be followed by
+    a friendship it should have prevented. (SQLite serializes writes anyway.)"""
+    list(
+        User.objects.select_for_update(no_key=True)
+        .filter(pk__in=[user.pk, other.pk])
+        .order_by("pk")
+    )
+
+
+def set_friend(owner, friend, group):
+    """Put `friend` in `owner`'s `group`: adds them, or moves them and keeps their place in the
+    list (created_at is only set when the row is created)."""
+    if owner.pk == friend.pk:
+        raise ApiError(5000, "不能添加自己为好友")
+    try:
+        with transaction.atomic():
+            _lock_pair(owner, friend)
+            # A block either way hides each from the other (API.md); 5007 keeps its one msg.
+            if Block.objects.between(owner, friend).exists():
+                raise ApiError(5007, "对方已将你拉黑")
+            Friendship.objects.update_or_create(
+                owner=owner, friend=friend, defaults={"group": group}
+            )
+    except IntegrityError:
+        # A concurrent call created the pair between our read and our insert; the row exists
+        # now, so updating it is what this call means.
+        Friendship.objects.filter(owner=owner, friend=friend).update(group=group)
+
+
+def remove_friend(owner, friend):
+    """Take `friend` off `owner`'s list; nothing happens when they are not on it."""
+    Friendship.objects.filter(owner=owner, friend=friend).delete()
+
+
+def remove_friendships_between(user, other):
+    return Friendship.objects.between(user, other).delete()
+
+
+def block(blocker, blocked):
+    """`blocker` blocks `blocked`: both friendships go and the block is stored, in one
+    transaction. Blocking twice is the same as once."""
+    if blocker.pk == blocked.pk:
+        raise ApiError(5000, "不能拉黑自己")
+    try:
+        with transaction.atomic():
+            _lock_pair(blocker, blocked)
+            remove_friendships_between(blocker, blocked)
+            Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+    except IntegrityError:
+        # The same block was stored concurrently, and that call removed the friendships.
+        pass
+
+
+def unblock(blocker, blocked):
+    """Lift `blocker`'s block of `blocked` (friendships stay removed); idempotent."""
+    Block.objects.filter(blocker=blocker, blocked=blocked).delete()
+
+
+def remember_search_interests(user, *, like=None, flike=None):
+    """Remember the `like`/`flike` terms `user` searched for (for /recommend), keeping only the
+    most recent `SearchInterest.KEPT_PER_USER`. Two statements, whatever was remembered before."""
+    now = timezone.now()
+    searched = [
+        SearchInterest(user=user, field=field, term=term.strip().lower(), searched_at=now)
+        for field, term in ((SearchField.LIKE, like), (SearchField.FLIKE, flike))
+        if term and term.strip()
+    ]
+    if not searched:
+        return
+    # An upsert: a term searched again (even concurrently) only becomes recent again.
+    SearchInterest.objects.bulk_create(
+        searched,
+        update_conflicts=True,
+        unique_fields=["user", "field", "term"],
+        update_fields=["searched_at"],
+    )
+    remembered = SearchInterest.objects.filter(user=user)
+    recent = remembered.order_by("-searched_at", "-id").values("id")[: SearchInterest.KEPT_PER_USER]
+    remembered.exclude(id__in=Subquery(recent)).delete()

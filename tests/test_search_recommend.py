@@ -1,0 +1,348 @@
+"""User search (/get_data), recommendations (/recommend) and the interest tags behind them."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from accounts.models import User
+from friends import services
+from friends.interests import split_interests
+from friends.models import InterestTag, SearchInterest, UserInterest
+
+pytestmark = pytest.mark.django_db
+
+FOUND = (1008, "得到了相应的数据")
+MISSING = {"status": 1007, "msg": "缺乏必要参数"}
+FORBIDDEN = {"status": 9403, "msg": "无权操作其他用户"}
+
+
+def body(response, http_status=200):
+    assert response.status_code == http_status
+    return response.json()
+
+
+def emails(response):
+    data = body(response)
+    assert (data["status"], data["msg"]) == FOUND
+    return [profile["email"] for profile in data["data"]]
+
+
+def joined(user, days_ago):
+    """Set when `user` joined, `days_ago` days back."""
+    user.date_joined = timezone.now() - timedelta(days=days_ago)
+    user.save(update_fields=["date_joined"])
+    return user
+
+
+def tags_of(user):
+    return list(
+        UserInterest.objects.filter(user=user)
+        .order_by("position")
+        .values_list("tag__name", flat=True)
+    )
+
+
+class TestInterestTags:
+    def test_split_on_every_separator_trimmed_lowercased_deduplicated(self):
+        like = " 篮球, 音乐，Music、 music;电影；旅行/读书  跑步\t篮球 ,, "
+        assert split_interests(like) == ["篮球", "音乐", "music", "电影", "旅行", "读书", "跑步"]
+        assert split_interests("") == []
+        assert split_interests(" ,，、 ") == []
+
+    def test_at_most_twenty_tags_of_at_most_twenty_characters(self):
+        assert split_interests(" ".join(f"t{n}" for n in range(30))) == [f"t{n}" for n in range(20)]
+        long = "a" * 21
+        assert split_interests(f"{long} {'b' * 20} c") == ["b" * 20, "c"]
+
+    def test_tags_follow_like_on_every_save(self, make_user):
+        user = make_user(like="篮球、音乐")
+        assert tags_of(user) == ["篮球", "音乐"]
+        user.like = "Music 篮球 摄影"
+        user.save()
+        assert tags_of(user) == ["music", "篮球", "摄影"]
+        user.like = ""
+        user.save()
+        assert tags_of(user) == []
+
+    def test_a_tag_is_one_row_shared_by_its_users(self, make_user):
+        make_user(like="篮球 Music")
+        make_user(like="music")
+        assert sorted(InterestTag.objects.values_list("name", flat=True)) == ["music", "篮球"]
+        assert UserInterest.objects.filter(tag__name="music").count() == 2
+
+    def test_saving_other_fields_costs_no_tag_query(self, make_user, django_assert_num_queries):
+        user = make_user(like="篮球")
+        user.last_login = timezone.now()
+        with django_assert_num_queries(1):
+            user.save(update_fields=["last_login"])
+        with django_assert_num_queries(2):  # the save, and reading the tags to compare
+            user.save()
+        assert tags_of(user) == ["篮球"]
+
+
+class TestGetData:
+    @pytest.fixture
+    def people(self, make_user, user):
+        """Four other users, oldest first: dan (oldest) … gil (newest)."""
+        return [
+            joined(make_user(email="dan@example.com", username="Dan", sex="男", like="篮球"), 4),
+            joined(
+                make_user(email="eve@example.com", username="EVELYN", sex="女", flike="篮球伙伴"),
+                3,
+            ),
+            joined(make_user(email="fay@example.com", username="fay", sex="女", like="音乐"), 2),
+            joined(make_user(email="gil@example.com", username="gil", sex="其他"), 1),
+        ]
+
+    def search(self, api, **filters):
+        return api.get(
+            "/get_data", {"email": "alice@example.com", "start": 0, "limit": 20, **filters}
+        )
+
+    def test_everyone_else_oldest_first_as_profiles(self, api, user, people):
+        response = self.search(api)
+        assert emails(response) == [
+            "dan@example.com",
+            "eve@example.com",
+            "fay@example.com",
+            "gil@example.com",
+        ]
+        assert body(response)["data"][0] == {
+            "email": "dan@example.com",
+            "name": "",
+            "username": "Dan",
+            "sex": "男",
+            "birthday": None,
+            "like": "篮球",
+            "flike": "",
+            "img": None,
+            "location": "",
+            "introduction": "",
+        }
+
+    @pytest.mark.parametrize(
+        ("filters", "expected"),
+        [
+            ({"femail": "EVE@example.com"}, ["eve@example.com"]),
+            ({"femail": "ev@example.com"}, []),
+            ({"username": "eve"}, ["eve@example.com"]),
+            ({"username": "A"}, ["dan@example.com", "fay@example.com"]),
+            ({"sex": "女"}, ["eve@example.com", "fay@example.com"]),
+            ({"like": "篮"}, ["dan@example.com"]),
+            ({"flike": "篮球"}, ["eve@example.com"]),
+            ({"sex": "女", "username": "f"}, ["fay@example.com"]),
+            ({"sex": "男", "like": "音乐"}, []),
+        ],
+    )
+    def test_filters_combine_with_and(self, api, people, filters, expected):
+        assert emails(self.search(api, **filters)) == expected
+
+    def test_paging_and_limit_clamped_to_100(self, api, user, people):
+        assert emails(self.search(api, start=1, limit=2)) == ["eve@example.com", "fay@example.com"]
+        assert emails(self.search(api, start=4)) == []
+        User.objects.bulk_create(User(email=f"bulk{n}@example.com") for n in range(110))
+        assert len(emails(self.search(api, limit=500))) == 100
+
+    def test_never_the_caller_deactivated_or_blocked(self, api, user, people):
+        dan, eve, fay, _ = people
+        User.objects.filter(pk=dan.pk).update(is_active=False)
+        services.block(user, eve)
+        services.block(fay, user)
+        assert emails(self.search(api)) == ["gil@example.com"]
+        assert emails(self.search(api, femail=user.email)) == []
+
+    def test_remembers_like_and_flike_for_recommendations(self, api, user, people):
+        emails(self.search(api, like=" 篮球 ", flike="Music"))
+        emails(self.search(api, username="x"))
+        assert sorted(SearchInterest.objects.values_list("user__email", "field", "term")) == [
+            ("alice@example.com", "flike", "music"),
+            ("alice@example.com", "like", "篮球"),
+        ]
+
+    def test_keeps_only_the_most_recent_search_terms(self, api, user):
+        for number in range(SearchInterest.KEPT_PER_USER + 3):
+            emails(self.search(api, like=f"term{number}"))
+        kept = SearchInterest.objects.filter(user=user).values_list("term", flat=True)
+        assert sorted(kept) == sorted(
+            f"term{n}" for n in range(3, SearchInterest.KEPT_PER_USER + 3)
+        )
+
+    @pytest.mark.parametrize("missing", ["email", "start", "limit"])
+    def test_missing_parameter(self, api, missing):
+        params = {"email": "alice@example.com", "start": 0, "limit": 20, missing: ""}
+        assert body(api.get("/get_data", params)) == MISSING
+
+    def test_unknown_and_foreign_email(self, api, people):
+        params = {"start": 0, "limit": 20}
+        assert body(api.get("/get_data", {**params, "email": "nobody@example.com"})) == MISSING
+        response = api.get("/get_data", {**params, "email": "dan@example.com"})
+        assert body(response, 403) == FORBIDDEN
+
+    @pytest.mark.parametrize(
+        ("params", "field"),
+        [
+            ({"start": "x"}, "start"),
+            ({"start": "-1"}, "start"),
+            ({"start": "99999999999999999999"}, "start"),
+            ({"limit": "0"}, "limit"),
+            ({"limit": "1.5"}, "limit"),
+            ({"sex": "M"}, "sex"),
+            ({"femail": "not-an-email"}, "femail"),
+            ({"like": "x" * 201}, "like"),
+        ],
+    )
+    def test_malformed_values_are_9400(self, api, user, params, field):
+        response = self.search(api, **params)
+        data = body(response, 400)
+        assert (data["status"], data["msg"]) == (9400, "参数格式错误")
+        assert list(data["errors"]) == [field]
+        assert not SearchInterest.objects.exists()
+
+    @pytest.mark.parametrize("count", [1, 50])
+    def test_query_count_does_not_grow(
+        self, api, user, make_user, count, django_assert_max_num_queries
+    ):
+        for number in range(count):
+            services.set_friend(user, make_user(like=f"篮球 tag{number}"), "1")
+        # token lookup, token last-used update, remembering the terms (an upsert and a prune),
+        # the search
+        with django_assert_max_num_queries(5):
+            found = emails(self.search(api, like="篮球", flike="x", limit=100))
+        assert found == []  # no one has flike "x"
+        with django_assert_max_num_queries(5):
+            assert len(emails(self.search(api, like="篮球", limit=100))) == count
+
+
+class TestRecommend:
+    def recommend(self, api, **params):
+        response = api.get("/recommend", {"email": "alice@example.com", **params})
+        data = body(response)
+        assert (data["status"], data["msg"]) == FOUND
+        return data["data"]
+
+    def test_ranking_on_a_known_graph(self, api, user, make_user):
+        user.like = "篮球 音乐 电影"
+        user.flike = "运动"
+        user.save()
+        # alice lists f1 and f2; their lists give the friends of friends.
+        f1 = joined(make_user(email="f1@example.com", like="篮球 音乐 电影"), 30)
+        f2 = joined(make_user(email="f2@example.com"), 30)
+        services.set_friend(user, f1, "1")
+        services.set_friend(user, f2, "2")
+        # alice searched for 摄影 (remembered for recommendations).
+        emails(api.get("/get_data", {"email": user.email, "start": 0, "limit": 1, "like": "摄影"}))
+        a = joined(make_user(email="a@example.com", like="篮球、音乐"), 10)  # 2 tags: 6
+        h = joined(make_user(email="h@example.com", like="音乐,篮球,跑步"), 5)  # 6, newer
+        b = joined(make_user(email="b@example.com", like="风景摄影"), 9)  # search 2 + mutual 2
+        services.set_friend(f1, b, "1")
+        services.set_friend(f2, b, "3")
+        d = joined(make_user(email="d@example.com", like="电影"), 8)  # 1 tag: 3
+        c = joined(make_user(email="c@example.com", flike="运动"), 7)  # flike 1 + mutual 1
+        services.set_friend(f1, c, "4")
+        g = joined(make_user(email="g@example.com"), 6)  # 0, older
+        e = joined(make_user(email="e@example.com"), 1)  # 0, newest
+        blocked = joined(make_user(email="x@example.com", like="篮球 音乐 电影"), 2)
+        services.block(blocked, user)
+        gone = joined(make_user(email="y@example.com", like="篮球 音乐 电影"), 2)
+        User.objects.filter(pk=gone.pk).update(is_active=False)
+        services.set_friend(f1, user, "1")  # alice herself is never recommended
+
+        ranked = self.recommend(api)
+        assert [(p["email"], p["score"]) for p in ranked] == [
+            (h.email, 6),
+            (a.email, 6),
+            (b.email, 4),
+            (d.email, 3),
+            (c.email, 2),
+            (e.email, 0),
+            (g.email, 0),
+        ]
+        reasons = {p["email"]: p["reasons"] for p in ranked}
+        assert reasons[h.email] == ["共同爱好：音乐、篮球"]
+        assert reasons[a.email] == ["共同爱好：篮球、音乐"]
+        assert reasons[b.email] == ["2 位共同好友", "符合你搜索过的兴趣"]
+        assert reasons[d.email] == ["共同爱好：电影"]
+        assert reasons[c.email] == ["1 位共同好友", "交友方向相同"]
+        assert reasons[e.email] == reasons[g.email] == []
+        assert set(ranked[0]) == {
+            "email",
+            "name",
+            "username",
+            "sex",
+            "birthday",
+            "like",
+            "flike",
+            "img",
+            "location",
+            "introduction",
+            "score",
+            "reasons",
+        }
+
+    def test_many_shared_tags_are_named_briefly(self, api, user, make_user):
+        user.like = "a b c d e"
+        user.save()
+        make_user(like="e d c b")
+        (only,) = self.recommend(api)
+        assert (only["score"], only["reasons"]) == (12, ["共同爱好：e、d、c等 4 项"])
+
+    def test_without_interests_or_friends_the_newest_users(self, api, user, make_user):
+        old = joined(make_user(), 3)
+        new = joined(make_user(), 1)
+        middle = joined(make_user(), 2)
+        assert [p["email"] for p in self.recommend(api)] == [new.email, middle.email, old.email]
+        assert {p["score"] for p in self.recommend(api)} == {0}
+
+    def test_paging_default_20_and_at_most_100(self, api, user):
+        User.objects.bulk_create(User(email=f"bulk{n}@example.com") for n in range(120))
+        assert len(self.recommend(api)) == 20
+        assert len(self.recommend(api, limit=500)) == 100
+        assert len(self.recommend(api, limit=5)) == 5
+        everyone = [p["email"] for p in self.recommend(api, limit=100)]
+        assert [p["email"] for p in self.recommend(api, start=10, limit=5)] == everyone[10:15]
+
+    def test_people_already_listed_are_excluded(self, api, user, make_user):
+        listed, other = make_user(), make_user()
+        services.set_friend(user, listed, "4")
+        assert [p["email"] for p in self.recommend(api)] == [other.email]
+
+    def test_missing_unknown_foreign_and_malformed(self, api, make_user):
+        other = make_user()
+        assert body(api.get("/recommend")) == MISSING
+        assert body(api.get("/recommend", {"email": "nobody@example.com"})) == MISSING
+        assert body(api.get("/recommend", {"email": other.email}), 403) == FORBIDDEN
+        response = api.get("/recommend", {"email": "alice@example.com", "limit": "many"})
+        assert body(response, 400)["status"] == 9400
+
+    @pytest.mark.parametrize("count", [1, 50])
+    def test_query_count_does_not_grow(
+        self, api, user, make_user, count, django_assert_max_num_queries
+    ):
+        user.like = "篮球 音乐 电影 摄影"
+        user.save()
+        for number in range(count):
+            friend = make_user(like="篮球 音乐")
+            services.set_friend(user, friend, "1")
+            services.set_friend(friend, make_user(like=f"电影 摄影 t{number}"), "2")
+        # token lookup, token last-used update, the ranking, the page's shared tag names
+        with django_assert_max_num_queries(4):
+            ranked = self.recommend(api, limit=100)
+        assert len(ranked) == count
+        assert all(p["score"] == 3 * 2 + 1 for p in ranked)
+        assert ranked[0]["reasons"] == ["共同爱好：电影、摄影", "1 位共同好友"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_backfills_the_tags_of_existing_users():
+    """0003 gives tags to the users who wrote `like` before tags existed."""
+    before = [("friends", "0002_interests_and_search_interests")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old_user_model = executor.loader.project_state(before).apps.get_model("accounts", "User")
+    old_user_model.objects.create(email="old@example.com", like="篮球，Music music")
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())  # back to the latest state
+    assert tags_of(User.objects.get(email="old@example.com")) == ["篮球", "music"]
