@@ -1,9 +1,15 @@
-"""/recommend: people the caller may like, ranked in one database query (API.md,
-"GET /recommend"; README.md, "Friends, search and recommendations")."""
+"""/recommend: people the caller may like (API.md, "GET /recommend"; README.md, "Friends,
+search and recommendations").
+
+Two stages, as recommenders are built: candidate generation picks a bounded pool with index
+range scans (friends of friends, the newest users of each shared or searched-for tag, the
+newest users), then one query ranks the pool exactly. Ranking everyone would cost a scan of
+all users per call, growing with the site; the pool keeps the cost flat."""
 
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -16,13 +22,16 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import IContains
 
 from accounts.models import User
-from friends.models import Friendship, SearchField, SearchInterest, UserInterest
+from friends.models import Friendship, InterestTag, SearchField, SearchInterest, UserInterest
 
 SHARED_TAG_WEIGHT = 3
 SEARCH_MATCH_WEIGHT = 2
 SAME_FLIKE_WEIGHT = 1
 MUTUAL_FRIEND_WEIGHT = 1
 TAGS_NAMED_IN_REASON = 3
+NEWEST_PER_TAG = 100  # candidates taken from each shared or searched-for tag
+NEWEST_USERS = 100  # candidates taken from the newest accounts, so the list is never empty
+POOL_TAGS = 40  # the caller's own tags (≤ 20) and tags matching remembered search terms
 
 
 def _count(rows, per):
@@ -33,10 +42,41 @@ def _count(rows, per):
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
+def pool_tag_ids(viewer):
+    """The tags whose newest users are candidates: the viewer's own, and those containing a
+    `like` term the viewer searched for. One query over the (small) tag table."""
+    searched = SearchInterest.objects.filter(user=viewer, field=SearchField.LIKE).filter(
+        IContains(OuterRef("name"), F("term"))
+    )
+    own = UserInterest.objects.filter(user=viewer).values("tag")
+    return list(
+        InterestTag.objects.filter(Q(pk__in=own) | Exists(searched))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:POOL_TAGS]
+    )
+
+
+def candidate_pool(viewer, viewer_list, tag_ids):
+    """Stage one: a Q selecting a bounded pool of users, each part an index range scan."""
+    friends_of_friends = Friendship.objects.filter(owner__in=viewer_list).values("friend")
+    pool = Q(pk__in=friends_of_friends)
+    for tag_id in tag_ids:
+        newest_of_tag = UserInterest.objects.filter(tag_id=tag_id).order_by("-user_id")
+        pool |= Q(pk__in=newest_of_tag.values("user_id")[:NEWEST_PER_TAG])
+    newest = (
+        User.objects.visible_to(viewer)
+        .exclude(pk=viewer.pk)
+        .exclude(pk__in=viewer_list)
+        .order_by("-date_joined", "-id")
+        .values("pk")[:NEWEST_USERS]
+    )
+    return pool | Q(pk__in=newest)
+
+
 def ranked_candidates(viewer):
-    """Everyone `viewer` may see and has not listed yet, annotated with `shared_tags`,
-    `search_matches`, `same_flike`, `mutual_friends` and `score`, best first, newest account
-    first among equals. One query: the viewer's tags, list and search terms stay subqueries."""
+    """Stage two: the pool's users whom `viewer` may see and has not listed yet, annotated with
+    `shared_tags`, `search_matches`, `same_flike`, `mutual_friends` and `score`, best first,
+    newest account first among equals."""
     viewer_tags = UserInterest.objects.filter(user=viewer).values("tag")
     viewer_list = Friendship.objects.filter(owner=viewer).with_active_friend().values("friend")
     shared_tags = UserInterest.objects.filter(user=OuterRef("pk"), tag__in=viewer_tags)
@@ -52,6 +92,7 @@ def ranked_candidates(viewer):
     )
     return (
         User.objects.visible_to(viewer)
+        .filter(candidate_pool(viewer, viewer_list, pool_tag_ids(viewer)))
         .exclude(pk=viewer.pk)
         .exclude(pk__in=viewer_list)
         .annotate(

@@ -1,0 +1,442 @@
+"""The benchmark's worker process: one scale, one database (bench/run.py starts it)."""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialsite.settings")
+
+
+def run_worker(args):
+    django.setup()
+    from django.core.management import call_command
+
+    from accounts.models import User
+
+    scale = args.worker
+    seeded = args.reuse and _is_seeded(scale)
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    if not seeded:
+        started = time.perf_counter()
+        call_command(
+            "seed_demo",
+            users=scale,
+            friends=args.friends,
+            posts=args.posts,
+            comments=args.comments,
+            flush=True,
+            stdout=sys.stderr,
+        )
+        print(f"seeded {scale:,} users in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    seed = (
+        f"{User.objects.count():,} users, {args.friends} friends, {args.posts} posts, "
+        f"{args.comments} comment(s) each"
+    )
+    from bench.run import summarize
+
+    if args.http:
+        result = measure_http(args, summarize)
+    else:
+        result = {"endpoints": measure_in_process(args.calls, summarize)}
+    result["seed"] = seed
+    Path(args.out).write_text(json.dumps(result, ensure_ascii=False))
+
+
+def _is_seeded(scale):
+    from django.db import connection
+
+    from accounts.models import User
+
+    return (
+        connection.introspection.table_names() != []
+        and "accounts_user" in connection.introspection.table_names()
+        and User.objects.count() >= scale
+    )
+
+
+class Scenario:
+    """One row of the table: how to make the n-th call, and the business status it expects."""
+
+    def __init__(self, name, method, path, params, expect):
+        self.name, self.method, self.path = name, method, path
+        self.params, self.expect = params, expect
+
+
+def scenarios(world):
+    """Every endpoint of docs/API.md, with variants that exercise its different query shapes."""
+    demo, other = world["demo"], world["other"]
+    stranger = world["stranger"]
+    fresh = world["fresh_email"]
+    return [
+        Scenario("GET /healthz", "get", "/healthz", lambda n: {}, 0),
+        Scenario("POST /register1", "post", "/register1", lambda n: {"email": fresh(n)}, 1004),
+        Scenario("POST /check_email", "post", "/check_email", world["pending_code"], 1011),
+        Scenario("POST /register2", "post", "/register2", world["registration"], 1005),
+        Scenario("GET /get_yzm", "get", "/get_yzm", lambda n: {"uuid": f"bench-{n}"}, 2000),
+        Scenario(
+            "POST /login",
+            "post",
+            "/login",
+            lambda n: {"email": demo, "pass": world["password"]},
+            1002,
+        ),
+        Scenario("POST /logout", "post", "/logout", world["logout"], 1012),
+        Scenario(
+            "POST /reset",
+            "post",
+            "/reset",
+            lambda n: {"email": demo, "introduction": f"bench {n}"},
+            1002,
+        ),
+        Scenario("GET /get_info (self)", "get", "/get_info", lambda n: {"email": demo}, 6001),
+        Scenario("GET /get_info (other)", "get", "/get_info", lambda n: {"email": other}, 6001),
+        Scenario(
+            "GET /set_friend",
+            "get",
+            "/set_friend",
+            lambda n: {"email": demo, "femail": other, "group": str(n % 4 + 1)},
+            5003,
+        ),
+        Scenario(
+            "GET /rm_friend",
+            "get",
+            "/rm_friend",
+            lambda n: {"email": demo, "femail": stranger(n)},
+            5004,
+        ),
+        Scenario("GET /get_friends", "get", "/get_friends", lambda n: {"email": demo}, 6001),
+        Scenario(
+            "GET /is_friend", "get", "/is_friend", lambda n: {"email": demo, "femail": other}, 6001
+        ),
+        Scenario(
+            "POST /block", "post", "/block", lambda n: {"email": demo, "femail": stranger(n)}, 5005
+        ),
+        Scenario(
+            "POST /unblock",
+            "post",
+            "/unblock",
+            lambda n: {"email": demo, "femail": stranger(n)},
+            5006,
+        ),
+        Scenario(
+            "GET /get_data",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": n % 50, "limit": 20},
+            1008,
+        ),
+        Scenario(
+            "GET /get_data?username=",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": 0, "limit": 20, "username": "ing"},
+            1008,
+        ),
+        Scenario(
+            "GET /get_data?like=",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": 0, "limit": 20, "like": "篮球"},
+            1008,
+        ),
+        Scenario(
+            "GET /get_data?sex=",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": 0, "limit": 20, "sex": "女"},
+            1008,
+        ),
+        Scenario(
+            "GET /get_data?femail=",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": 0, "limit": 20, "femail": other},
+            1008,
+        ),
+        Scenario("GET /recommend", "get", "/recommend", lambda n: {"email": demo}, 1008),
+        Scenario(
+            "POST /putPost",
+            "post",
+            "/putPost",
+            world["new_post"],
+            3001,
+        ),
+        Scenario("GET /getPost?email=", "get", "/getPost", lambda n: {"email": other}, 3002),
+        Scenario(
+            "GET /getPost?oldTime=",
+            "get",
+            "/getPost",
+            lambda n: {"oldTime": world["recent_ms"]},
+            3002,
+        ),
+        Scenario(
+            "GET /delPost",
+            "get",
+            "/delPost",
+            world["old_post"],
+            3005,
+        ),
+        Scenario(
+            "POST /comment",
+            "post",
+            "/comment",
+            lambda n: {"email": demo, "id": world["post_id"], "comment": f"bench {n}"},
+            3007,
+        ),
+        Scenario(
+            "GET /get_comments", "get", "/get_comments", lambda n: {"id": world["post_id"]}, 3002
+        ),
+        Scenario(
+            "GET /get_friend_post", "get", "/get_friend_post", lambda n: {"email": demo}, 3002
+        ),
+        Scenario(
+            "GET /get_friend_post?group=",
+            "get",
+            "/get_friend_post",
+            lambda n: {"email": demo, "group": "2"},
+            3002,
+        ),
+        Scenario(
+            "GET /get_friend_post?before=",
+            "get",
+            "/get_friend_post",
+            lambda n: {"email": demo, "before": world["recent_ms"]},
+            3002,
+        ),
+        Scenario(
+            "POST /report",
+            "post",
+            "/report",
+            lambda n: {"email": demo, "post": world["post_id"], "reason": "bench"},
+            7001,
+        ),
+    ]
+
+
+def build_world(calls):
+    """The accounts and rows the scenarios use, made before anything is timed."""
+    from django.core import signing
+    from django.utils import timezone
+
+    from accounts import services as account_services
+    from accounts.models import AuthToken, EmailCode, User
+    from feed.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
+    from feed.models import Post
+    from friends.models import Friendship
+
+    demo = User.objects.get(email=DEMO_EMAIL)
+    listed = set(Friendship.objects.filter(owner=demo).values_list("friend_id", flat=True))
+    other = User.objects.filter(pk__in=listed).order_by("pk").first()
+    strangers = list(
+        User.objects.exclude(pk__in=listed | {demo.pk})
+        .filter(is_active=True)
+        .order_by("-pk")
+        .values_list("email", flat=True)[: calls + 10]
+    )
+    post = Post.objects.filter(author=other).order_by("-time").first()
+    recent_ms = int((timezone.now().timestamp() - 7 * 86400) * 1000)
+    run = int(time.time())
+
+    def fresh_email(n):
+        return f"bench-{run}-{n}@bench.example.com"
+
+    code = "246810"
+    codes = itertools.count()
+
+    def pending_code(n):
+        email = f"code-{run}-{next(codes)}@bench.example.com"
+        EmailCode.objects.create(
+            email=email,
+            code_hash=account_services._code_hash(email, code),
+            expires_at=timezone.now() + account_services.SIGNUP_CODE_TTL,
+        )
+        return {"email": email, "value": code}
+
+    registrations = itertools.count()
+
+    def registration(n):
+        email = f"new-{run}-{next(registrations)}@bench.example.com"
+        rid = signing.dumps({"email": email}, salt=account_services.RID_SALT)
+        return {"email": email, "rid": rid, "pass": "bench-password-123"}
+
+    # /delPost deletes, oldest first, the posts that /putPost made.
+    posted = []
+
+    def new_post(n):
+        posted.append(4_000_000_000_000 + n)
+        return {"email": demo.email, "message": f"bench post {n}", "time": posted[-1]}
+
+    def old_post(n):
+        return {"email": demo.email, "time": posted.pop(0)}
+
+    def logout(n):
+        return {"__token__": AuthToken.objects.issue(demo)}
+
+    return {
+        "demo": demo.email,
+        "other": other.email,
+        "stranger": lambda n: strangers[n % len(strangers)],
+        "fresh_email": fresh_email,
+        "pending_code": pending_code,
+        "registration": registration,
+        "logout": logout,
+        "new_post": new_post,
+        "old_post": old_post,
+        "password": DEMO_PASSWORD,
+        "post_id": post.pk,
+        "recent_ms": recent_ms,
+    }
+
+
+def measure_in_process(calls, summarize):
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from feed.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
+
+    world = build_world(calls)
+    client = Client()
+    token = client.post("/login", {"email": DEMO_EMAIL, "pass": DEMO_PASSWORD}).json()["data"][
+        "token"
+    ]
+    results = {}
+    counter = itertools.count()
+    for scenario in scenarios(world):
+        samples, queries, failures = [], 0, 0
+        for round_number in range(calls + 3):  # 3 warm-up calls
+            n = next(counter)
+            params = dict(scenario.params(n))
+            call_token = params.pop("__token__", token)
+            headers = {
+                "HTTP_AUTHORIZATION": f"Bearer {call_token}",
+                "REMOTE_ADDR": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}",
+            }
+            send = getattr(client, scenario.method)
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = send(scenario.path, params, **headers)
+                elapsed = (time.perf_counter() - started) * 1000
+            status = response.json().get("status")
+            if round_number >= 3:
+                samples.append(elapsed)
+                queries = max(queries, len(captured))
+                failures += status != scenario.expect
+            elif status != scenario.expect:
+                print(
+                    f"{scenario.name}: expected {scenario.expect}, got {response.json()}",
+                    file=sys.stderr,
+                )
+        results[scenario.name] = {"queries": queries, "failures": failures, **summarize(samples)}
+    return results
+
+
+HTTP_READS = [
+    "GET /healthz",
+    "GET /get_info (other)",
+    "GET /get_friends",
+    "GET /get_data",
+    "GET /get_data?like=",
+    "GET /recommend",
+    "GET /getPost?email=",
+    "GET /get_comments",
+    "GET /get_friend_post",
+]
+
+
+def measure_http(args, summarize):
+    """Start gunicorn on this database and hit read endpoints with --concurrency clients."""
+    from django.db import connection
+
+    from feed.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
+
+    world = build_world(args.calls)
+    connection.close()
+    workers = int(os.environ.get("WORKERS", "2"))
+    port = int(os.environ.get("BENCH_PORT", "5055"))
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "socialsite.wsgi",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        env=os.environ.copy(),
+    )
+    try:
+        _wait_until_up(base)
+        body = urllib.parse.urlencode({"email": DEMO_EMAIL, "pass": DEMO_PASSWORD}).encode()
+        with urllib.request.urlopen(f"{base}/login", data=body, timeout=10) as response:
+            token = json.load(response)["data"]["token"]
+        endpoints = {}
+        for scenario in scenarios(world):
+            if scenario.name in HTTP_READS:
+                endpoints[scenario.name] = _load(base, scenario, token, args, summarize)
+        return {"concurrency": args.concurrency, "workers": workers, "endpoints": endpoints}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_until_up(base):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer /healthz within 30 s")
+
+
+def _load(base, scenario, token, args, summarize):
+    latencies, non_2xx = [], [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + args.seconds
+
+    def client(number):
+        n = number * 1_000_000
+        while time.monotonic() < deadline:
+            query = urllib.parse.urlencode(scenario.params(n))
+            n += 1
+            request = urllib.request.Request(
+                f"{base}{scenario.path}?{query}", headers={"Authorization": f"Bearer {token}"}
+            )
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    response.read()
+                    ok = 200 <= response.status < 300
+            except urllib.error.HTTPError:
+                ok = False
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+                non_2xx[0] += not ok
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {"rps": round(len(latencies) / wall, 1), "non_2xx": non_2xx[0], **summarize(latencies)}

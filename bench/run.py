@@ -1,0 +1,223 @@
+"""The benchmark behind `make bench`: how the cost of every endpoint grows with the data.
+
+For each scale it makes a fresh database (SQLite in var/, or a new PostgreSQL database beside the
+one DATABASE_URL names), seeds it with `seed_demo`, then calls every endpoint of docs/API.md
+in-process through Django's test client as the logged-in demo user, many times each, and
+records the SQL queries per call and the latency. It prints one table and writes it as JSON to
+var/bench.json. `--http` instead drives `make run`'s gunicorn over HTTP with several clients
+and reports requests per second.
+
+    python bench/run.py [--scales 10000,100000] [--friends 20] [--posts 10] [--calls 40]
+    python bench/run.py --http [--scales 10000] [--concurrency 8] [--seconds 5]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scales", default="10000,100000", help="users per scale, comma-separated")
+    parser.add_argument("--friends", type=int, default=20)
+    parser.add_argument("--posts", type=int, default=10)
+    parser.add_argument("--comments", type=int, default=1)
+    parser.add_argument("--calls", type=int, default=40, help="timed calls per endpoint")
+    parser.add_argument("--reuse", action="store_true", help="reuse a seeded database if present")
+    parser.add_argument("--http", action="store_true", help="measure over HTTP with gunicorn")
+    parser.add_argument("--concurrency", type=int, default=8, help="--http: parallel clients")
+    parser.add_argument("--seconds", type=float, default=5, help="--http: seconds per endpoint")
+    parser.add_argument("--out", default=str(VAR / "bench.json"))
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        from bench import measure
+
+        measure.run_worker(args)
+        return
+
+    scales = [int(scale) for scale in args.scales.split(",")]
+    VAR.mkdir(exist_ok=True)
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    database = "postgresql" if on_postgres else "sqlite"
+    results = []
+    for scale in scales:
+        url = prepare_database(scale, reuse=args.reuse)
+        results.append(run_scale(args, scale, url))
+    if args.http:
+        report_http(scales, results, Path(args.out).with_name("bench-http.json"))
+    else:
+        report(database, scales, results, Path(args.out))
+
+
+def prepare_database(scale, *, reuse):
+    """A database URL for this scale: fresh unless --reuse and it exists."""
+    base = os.environ.get("DATABASE_URL", "")
+    if base.startswith("postgres"):
+        parts = urlsplit(base)
+        name = f"{parts.path.lstrip('/') or 'socialsite'}_bench_{scale}"
+        admin_url = urlunsplit(parts._replace(path="/postgres"))
+        import psycopg
+
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            exists = connection.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+            ).fetchone()
+            if exists and not reuse:
+                connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            if not exists or not reuse:
+                connection.execute(f'CREATE DATABASE "{name}"')
+        return urlunsplit(parts._replace(path=f"/{name}"))
+    path = VAR / f"bench-{scale}.sqlite3"
+    if not reuse:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def child_environment(url):
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-not-for-production"),
+        "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+        "EMAIL_URL": "dummymail://",
+        "LOG_LEVEL": "ERROR",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def run_scale(args, scale, url):
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = handle.name
+    command = [
+        sys.executable,
+        str(Path(__file__)),
+        "--worker",
+        str(scale),
+        "--out",
+        out,
+        "--friends",
+        str(args.friends),
+        "--posts",
+        str(args.posts),
+        "--comments",
+        str(args.comments),
+        "--calls",
+        str(args.calls),
+        "--concurrency",
+        str(args.concurrency),
+        "--seconds",
+        str(args.seconds),
+    ]
+    if args.reuse:
+        command.append("--reuse")
+    if args.http:
+        command.append("--http")
+    subprocess.run(command, env=child_environment(url), cwd=ROOT, check=True)
+    result = json.loads(Path(out).read_text())
+    Path(out).unlink()
+    return result
+
+
+def _ratio(large, small):
+    return round(large / small, 2) if small else None
+
+
+def report(database, scales, results, out):
+    names = list(results[0]["endpoints"])
+    healthz = [result["endpoints"]["GET /healthz"]["p50_ms"] for result in results]
+    rows = []
+    for name in names:
+        cells = [result["endpoints"][name] for result in results]
+        rows.append(
+            {
+                "endpoint": name,
+                "queries": [cell["queries"] for cell in cells],
+                "p50_ms": [cell["p50_ms"] for cell in cells],
+                "p95_ms": [cell["p95_ms"] for cell in cells],
+                "growth_p50": _ratio(cells[-1]["p50_ms"], cells[0]["p50_ms"]),
+                "vs_healthz_p50": [
+                    _ratio(cell["p50_ms"], health)
+                    for cell, health in zip(cells, healthz, strict=True)
+                ],
+                "failures": [cell["failures"] for cell in cells],
+            }
+        )
+    out.write_text(
+        json.dumps(
+            {
+                "database": database,
+                "scales": scales,
+                "seed": results[0]["seed"],
+                "endpoints": rows,
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+    scale_names = " / ".join(f"{scale:,}" for scale in scales)
+    print(f"\nsocialsite bench on {database}, scales {scale_names} users ({results[0]['seed']})\n")
+    header = (
+        f"{'endpoint':34} {'queries':>9} {'p50 ms':>15} {'p95 ms':>15} {'growth':>7}"
+        f" {'×healthz':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        queries = "/".join(str(q) for q in row["queries"])
+        p50 = " / ".join(f"{value:.2f}" for value in row["p50_ms"])
+        p95 = " / ".join(f"{value:.2f}" for value in row["p95_ms"])
+        growth = f"{row['growth_p50']:.2f}" if row["growth_p50"] is not None else "-"
+        vs = row["vs_healthz_p50"][-1]
+        flag = "  FAILURES " + str(row["failures"]) if any(row["failures"]) else ""
+        print(
+            f"{row['endpoint']:34} {queries:>9} {p50:>15} {p95:>15} {growth:>7} "
+            f"{vs if vs is not None else '-':>9}{flag}"
+        )
+    print(f"\nWritten to {out}")
+    if any(any(row["failures"]) for row in rows):
+        sys.exit("Some calls did not get their expected status: see FAILURES above.")
+
+
+def report_http(scales, results, out):
+    out.write_text(json.dumps({"scales": scales, "results": results}, ensure_ascii=False, indent=2))
+    for scale, result in zip(scales, results, strict=True):
+        print(
+            f"\nHTTP, {scale:,} users, {result['concurrency']} clients, gunicorn "
+            f"{result['workers']} workers\n"
+        )
+        print(f"{'endpoint':34} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'non-2xx':>8}")
+        for name, row in result["endpoints"].items():
+            print(
+                f"{name:34} {row['rps']:>8.1f} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} "
+                f"{row['non_2xx']:>8}"
+            )
+    print(f"\nWritten to {out}")
+
+
+def percentile(samples, fraction):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def summarize(samples_ms):
+    return {
+        "p50_ms": round(statistics.median(samples_ms), 3),
+        "p95_ms": round(percentile(samples_ms, 0.95), 3),
+    }
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()

@@ -1,0 +1,67 @@
+"""Captcha answers, email-code limits and login-failure counters live in the shared cache, so
+they hold across worker processes: two separate processes (tests/peer.py) against one cache."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.conftest import PASSWORD
+from tests.test_signup_login import solve
+
+
+def database_url():
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def in_another_process(*calls):
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "TEST_CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        "ALLOWED_HOSTS": "testserver",
+        "EMAIL_URL": "memorymail://",
+    }
+    finished = subprocess.run(
+        [sys.executable, "-m", "tests.peer", json.dumps(calls)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 0, finished.stderr
+    return [body["status"] for body in json.loads(finished.stdout)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_limits_counters_and_captchas_are_shared_between_processes(make_user):
+    make_user(email="bob@example.com")
+    wrong = ["post", "/login", {"email": "bob@example.com", "pass": "wrong-password"}]
+    right = {"email": "bob@example.com", "pass": PASSWORD}
+    assert in_another_process(
+        wrong,
+        wrong,
+        wrong,
+        ["get", "/get_yzm", {"uuid": "device-1"}],
+        ["post", "/register1", {"email": "new@example.com"}],
+    ) == [1001, 1001, 1001, 2000, 1004]
+
+    answer = solve("device-1")
+    assert answer, "the captcha made in the other process is in this one's cache"
+    with_captcha = ["post", "/login", {**right, "uuid": "device-1", "val": answer}]
+    # Another process sees the failures (captcha required), the answer, and the cooldown.
+    assert in_another_process(
+        ["post", "/login", right],
+        with_captcha,
+        ["post", "/register1", {"email": "new@example.com"}],
+    ) == [1003, 1002, 9429]
+    # The answer was used up in that process.
+    assert in_another_process(with_captcha) == [1003]
