@@ -1,41 +1,58 @@
 """The one place feed queries are built (ARCHITECTURE.md). Every list runs a fixed number of
-queries whatever the number of friends, posts or comments: the page of posts with their authors
-and comment counts, then the latest comments of all of them in one prefetch."""
+queries whatever the number of friends, posts or comments: the page of posts with their
+authors, then the latest comments and the comment counts of all of them in one query."""
 
-from django.db.models import Count, Prefetch
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
 
 from accounts.models import normalize_email
-from feed.models import Comment, Post, unblocked_q, visible_q
+from feed.models import Comment, Post
 from friends.models import Friendship
 
 COMMENT_LIST_SIZE = 50
+# What post_json and comment_json read: loading (and compiling) only these keeps a page cheap.
+POST_FIELDS = ("id", "msg", "time", "created_at", "author__email", "author__username")
+COMMENT_FIELDS = ("id", "post_id", "text", "created_at", "author__email", "author__username")
 
 
 def post_page(posts, viewer, start, limit):
     """The page [start, start + limit) of `posts` (newest first), ready for `post_json`: author
-    selected, `comment_count` annotated, `latest_comments` the newest ≤ 50 comments that
-    `viewer` may see (newest first; the serializer turns them around)."""
-    # The page is cut first, in a subquery, so that the count is grouped over the page's posts
-    # only: the cost follows the page size, not the number of matching posts.
-    page_ids = posts.newest_first().values("pk")[start : start + limit]
-    latest_comments = (
+    selected, `comment_count` the number of comments `viewer` may see, `latest_comments` the
+    newest ≤ 50 of them (newest first; the serializer turns them around). Two queries."""
+    page = list(
+        posts.select_related("author").only(*POST_FIELDS).newest_first()[start : start + limit]
+    )
+    attach_comments(page, viewer)
+    return page
+
+
+def attach_comments(posts, viewer):
+    """Set `comment_count` and `latest_comments` on `posts` with one query: window functions
+    number each post's visible comments newest first and count them, and only the first 50 of
+    each post leave the database."""
+    by_id = {post.pk: post for post in posts}
+    for post in posts:
+        post.comment_count = 0
+        post.latest_comments = []
+    if not by_id:
+        return
+    per_post = {"partition_by": [F("post_id")]}
+    latest = (
         Comment.objects.visible_to(viewer)
+        .filter(post_id__in=by_id)
         .select_related("author")
-        .order_by("-created_at", "-id")[:COMMENT_LIST_SIZE]
-    )
-    return list(
-        Post.objects.filter(pk__in=page_ids)
-        .select_related("author")
+        .only(*COMMENT_FIELDS)
         .annotate(
-            comment_count=Count(
-                "comments",
-                filter=visible_q("comments__") & unblocked_q(viewer, "comments__"),
-                distinct=True,
-            )
+            rank=Window(RowNumber(), order_by=[F("created_at").desc(), F("id").desc()], **per_post),
+            visible_total=Window(Count("id"), **per_post),
         )
-        .prefetch_related(Prefetch("comments", queryset=latest_comments, to_attr="latest_comments"))
-        .newest_first()
+        .filter(rank__lte=COMMENT_LIST_SIZE)
+        .order_by("post_id", "rank")
     )
+    for comment in latest:
+        post = by_id[comment.post_id]
+        post.comment_count = comment.visible_total
+        post.latest_comments.append(comment)
 
 
 def public_posts(viewer, *, old_time=None, author_email=None, start=0, limit=20):
@@ -66,5 +83,6 @@ def comment_page(viewer, post, start=0, limit=20):
         Comment.objects.visible_to(viewer)
         .filter(post=post)
         .select_related("author")
+        .only(*COMMENT_FIELDS)
         .order_by("created_at", "id")[start : start + limit]
     )
