@@ -2,9 +2,10 @@
 search and recommendations").
 
 Two stages, as recommenders are built: candidate generation picks a bounded pool with index
-range scans (friends of friends, the newest users of each shared or searched-for tag, the
-newest users), then one query ranks the pool exactly. Ranking everyone would cost a scan of
-all users per call, growing with the site; the pool keeps the cost flat."""
+range scans (friends of friends, users among the newest accounts who share a tag or a
+searched-for interest, the newest users), then one query ranks the pool exactly. Ranking
+everyone would cost a scan of all users per call, growing with the site; the pool keeps the
+cost flat."""
 
 from django.db.models import (
     Case,
@@ -29,9 +30,11 @@ SEARCH_MATCH_WEIGHT = 2
 SAME_FLIKE_WEIGHT = 1
 MUTUAL_FRIEND_WEIGHT = 1
 TAGS_NAMED_IN_REASON = 3
-NEWEST_PER_TAG = 100  # candidates taken from each shared or searched-for tag
-NEWEST_USERS = 100  # candidates taken from the newest accounts, so the list is never empty
-POOL_TAGS = 40  # the caller's own tags (≤ 20) and tags matching remembered search terms
+# Stage one's bounds: how many candidates each source may give.
+FRIENDS_OF_FRIENDS = 1000
+RECENT_ACCOUNTS = 5000  # users sharing a tag are looked for among the newest accounts
+TAG_CANDIDATES = 500
+NEWEST_USERS = 100  # the newest accounts, so the list is never empty while others exist
 
 
 def _count(rows, per):
@@ -42,35 +45,44 @@ def _count(rows, per):
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def pool_tag_ids(viewer):
-    """The tags whose newest users are candidates: the viewer's own, and those containing a
-    `like` term the viewer searched for. One query over the (small) tag table."""
+def pool_tags(viewer):
+    """The tags whose users are candidates: the viewer's own, and those containing a `like` term
+    the viewer searched for (a subquery over the small tag table)."""
     searched = SearchInterest.objects.filter(user=viewer, field=SearchField.LIKE).filter(
         IContains(OuterRef("name"), F("term"))
     )
     own = UserInterest.objects.filter(user=viewer).values("tag")
-    return list(
-        InterestTag.objects.filter(Q(pk__in=own) | Exists(searched))
-        .order_by("pk")
-        .values_list("pk", flat=True)[:POOL_TAGS]
+    return InterestTag.objects.filter(Q(pk__in=own) | Exists(searched)).values("pk")
+
+
+def candidate_ids(viewer, viewer_list):
+    """Stage one: a bounded set of user ids from three index range scans. Three queries, not
+    one: PostgreSQL cannot turn an OR of IN-subqueries into index lookups and would scan every
+    user instead."""
+    friends_of_friends = Friendship.objects.filter(owner__in=viewer_list).values_list(
+        "friend", flat=True
+    )[:FRIENDS_OF_FRIENDS]
+    # The (tag, user) index gives each tag's users by id, so "among the newest accounts" is a
+    # range per tag, however many users the tag has overall.
+    newest_account = User.objects.order_by("-pk").values("pk")[
+        RECENT_ACCOUNTS - 1 : RECENT_ACCOUNTS
+    ]
+    sharing_a_tag = (
+        UserInterest.objects.filter(
+            tag__in=pool_tags(viewer),
+            user_id__gte=Coalesce(Subquery(newest_account), Value(0)),
+        )
+        .order_by("-user_id")
+        .values_list("user_id", flat=True)[:TAG_CANDIDATES]
     )
-
-
-def candidate_pool(viewer, viewer_list, tag_ids):
-    """Stage one: a Q selecting a bounded pool of users, each part an index range scan."""
-    friends_of_friends = Friendship.objects.filter(owner__in=viewer_list).values("friend")
-    pool = Q(pk__in=friends_of_friends)
-    for tag_id in tag_ids:
-        newest_of_tag = UserInterest.objects.filter(tag_id=tag_id).order_by("-user_id")
-        pool |= Q(pk__in=newest_of_tag.values("user_id")[:NEWEST_PER_TAG])
     newest = (
         User.objects.visible_to(viewer)
         .exclude(pk=viewer.pk)
         .exclude(pk__in=viewer_list)
         .order_by("-date_joined", "-id")
-        .values("pk")[:NEWEST_USERS]
+        .values_list("pk", flat=True)[:NEWEST_USERS]
     )
-    return pool | Q(pk__in=newest)
+    return {*friends_of_friends, *sharing_a_tag, *newest}
 
 
 def ranked_candidates(viewer):
@@ -92,7 +104,7 @@ def ranked_candidates(viewer):
     )
     return (
         User.objects.visible_to(viewer)
-        .filter(candidate_pool(viewer, viewer_list, pool_tag_ids(viewer)))
+        .filter(pk__in=candidate_ids(viewer, viewer_list))
         .exclude(pk=viewer.pk)
         .exclude(pk__in=viewer_list)
         .annotate(

@@ -327,9 +327,9 @@ class TestRecommend:
             friend = make_user(like="篮球 音乐")
             services.set_friend(user, friend, "1")
             services.set_friend(friend, make_user(like=f"电影 摄影 t{number}"), "2")
-        # token lookup, token last-used update, the candidate pool's tags, the ranking, the
+        # token lookup, token last-used update, three candidate sources, the ranking, the
         # page's shared tag names
-        with django_assert_max_num_queries(5):
+        with django_assert_max_num_queries(7):
             ranked = self.recommend(api, limit=100)
         assert len(ranked) == count
         assert all(p["score"] == 3 * 2 + 1 for p in ranked)

@@ -185,6 +185,10 @@ class Command(BaseCommand):
             progress.update(min(batch_size, len(ids) - offset))
         progress.close()
 
+        # Fresh planner statistics, as after any bulk load: without them PostgreSQL plans for the
+        # empty tables it last saw.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         elapsed = time.perf_counter() - started
         self.stdout.write(
             self.style.SUCCESS(
