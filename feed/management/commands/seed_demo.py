@@ -331,9 +331,9 @@ class Seeder:
                 self._db_moment(created_at + timedelta(minutes=number + 1)),
                 False,
             )
-            for post_id, created_at in Post.objects.filter(author_id__in=owners).values_list(
-                "id", "created_at"
-            )
+            for post_id, created_at in Post.objects.filter(author_id__in=owners)
+            .order_by("id")
+            .values_list("id", "created_at")
             for number in range(self.comments)
         ]
         insert_rows(Comment, ("post", "author", "text", "created_at", "is_hidden"), comments)
