@@ -56,13 +56,19 @@ def set_friend(request, params):
     return envelope(5003, "添加成功")
 
 
-@api(MUTATING_GET)
-def rm_friend(request, params):
+def caller_and_any_user(request, params, *, unknown):
+    """(caller, user) named by `email` and `femail` — deactivated users included, so that a
+    removal or block of them still works; 5000 when either is missing, `unknown` when either
+    names nobody."""
     email, femail = params.require("email", "femail", error=ApiError(5000, "缺乏参数"))
-    unknown = ApiError(5001, "用户不存在")
-    caller, friend = owner_and_other(
+    return owner_and_other(
         request, email, femail, unknown=unknown, other_unknown=unknown, others=User.objects.all()
     )
+
+
+@api(MUTATING_GET)
+def rm_friend(request, params):
+    caller, friend = caller_and_any_user(request, params, unknown=ApiError(5001, "用户不存在"))
     services.remove_friend(caller, friend)
     return envelope(5004, "删除成功")
 
@@ -90,22 +96,14 @@ def is_friend(request, params):
 
 @api(("POST",))
 def block(request, params):
-    email, femail = params.require("email", "femail", error=ApiError(5000, "缺乏参数"))
-    unknown = ApiError(5002, "用户不存在")
-    caller, other = owner_and_other(
-        request, email, femail, unknown=unknown, other_unknown=unknown, others=User.objects.all()
-    )
+    caller, other = caller_and_any_user(request, params, unknown=ApiError(5002, "用户不存在"))
     services.block(caller, other)
     return envelope(5005, "已拉黑")
 
 
 @api(("POST",))
 def unblock(request, params):
-    email, femail = params.require("email", "femail", error=ApiError(5000, "缺乏参数"))
-    unknown = ApiError(5002, "用户不存在")
-    caller, other = owner_and_other(
-        request, email, femail, unknown=unknown, other_unknown=unknown, others=User.objects.all()
-    )
+    caller, other = caller_and_any_user(request, params, unknown=ApiError(5002, "用户不存在"))
     services.unblock(caller, other)
     return envelope(5006, "已取消拉黑")
 
