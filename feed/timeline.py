@@ -5,8 +5,7 @@ authors, then the latest comments and the comment counts of all of them in one q
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 
-from accounts.models import normalize_email
-from feed.models import Comment, Post
+from feed.models import Comment, Post, parse_email
 from friends.models import Friendship
 
 COMMENT_LIST_SIZE = 50
@@ -61,7 +60,8 @@ def public_posts(viewer, *, old_time=None, author_email=None, start=0, limit=20)
     if old_time is not None:
         posts = posts.filter(time__gte=old_time)
     if author_email is not None:
-        posts = posts.filter(author__email=normalize_email(author_email))
+        email = parse_email(author_email)
+        posts = posts.none() if email is None else posts.filter(author__email=email)
     return post_page(posts, viewer, start, limit)
 
 

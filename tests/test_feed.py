@@ -144,6 +144,7 @@ class TestGetPost:
         assert ids({"email": "bob@example.com", "oldTime": 5}) == [bobs_new.pk]
         assert ids({"email": user.email}) == [mine.pk]
         assert ids({"email": "nobody@example.com"}) == []
+        assert ids({"email": "bob@example.com\x00"}) == []
 
     def test_paging(self, api, bob):
         posts = [make_post(bob, time=time) for time in range(30)]
@@ -273,6 +274,14 @@ class TestDelPost:
         # not-found codes come before ownership
         assert api.get("/delPost", {"email": bob.email, "time": 4}).json()["status"] == 3004
         assert api.get("/delPost", {"email": "x@example.com", "time": 3}).json()["status"] == 3004
+
+    @pytest.mark.parametrize("email", ["\x00", "alice@example.com\x00"])
+    def test_an_email_with_a_nul_names_nobody(self, api, user, email):
+        post = make_post(user, time=3)
+        for params in ({"id": post.pk}, {"time": 3}):
+            response = api.post("/delPost", {"email": email, **params})
+            assert response.json() == {"status": 3004, "msg": "无此数据"}
+        assert Post.objects.count() == 1
         assert Post.objects.filter(pk=post.pk).exists()
 
     def test_method_and_token(self, anon, api, user):
@@ -447,6 +456,10 @@ class TestReport:
             ),
             (
                 {"email": "alice@example.com", "femail": "{inactive}", "reason": "x"},
+                "举报对象不存在",
+            ),
+            (
+                {"email": "alice@example.com", "femail": "bob@example.com\x00", "reason": "x"},
                 "举报对象不存在",
             ),
         ],
