@@ -183,9 +183,13 @@ class TestGetPost:
         carol.save()
         make_post(dave, time=4)
         block(dave, user)
+        erin = make_user()
+        make_post(erin, time=5)
+        block(user, erin)
         ids = [post["id"] for post in api.get("/getPost", {"oldTime": 0}).json()["data"]]
         assert ids == [shown.pk]
         assert api.get("/getPost", {"email": dave.email}).json()["data"] == []
+        assert api.get("/getPost", {"email": erin.email}).json()["data"] == []
 
     def test_comments_in_a_post(self, api, user, bob):
         post = make_post(bob)
@@ -376,15 +380,17 @@ class TestGetComments:
         assert [c["id"] for c in page] == [c.pk for c in comments[25:]]
 
     def test_hidden_deactivated_and_blocked_comments_are_absent(self, api, user, bob, make_user):
-        carol, dave = make_user(), make_user()
+        carol, dave, erin = make_user(), make_user(), make_user()
         post = make_post(bob)
         shown = make_comments(post, bob, 1)[0]
         make_comments(post, bob, 1, is_hidden=True)
         make_comments(post, carol, 1)
         make_comments(post, dave, 1)
+        make_comments(post, erin, 1)
         carol.is_active = False
         carol.save()
         block(user, dave)
+        block(erin, user)
         data = api.get("/get_comments", {"id": post.pk}).json()["data"]
         assert [c["id"] for c in data] == [shown.pk]
         post_data = api.get("/getPost", {"email": bob.email}).json()["data"][0]
