@@ -170,6 +170,17 @@ class Report(models.Model):
                 condition=models.Q(state__in=["open", "resolved"]),
                 name="%(app_label)s_%(class)s_state",
             ),
+            # one open report per reporter and target, even when the same report races itself
+            models.UniqueConstraint(
+                fields=["reporter", "post"],
+                condition=models.Q(state="open", post__isnull=False),
+                name="report_one_open_per_post",
+            ),
+            models.UniqueConstraint(
+                fields=["reporter", "user"],
+                condition=models.Q(state="open", user__isnull=False),
+                name="report_one_open_per_user",
+            ),
         ]
         indexes = [models.Index(fields=["state", "-created_at"], name="report_queue")]
 

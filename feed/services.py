@@ -105,16 +105,16 @@ def report(reporter, *, post=None, user=None, reason):
     validate(form)
     try:
         with transaction.atomic():
-            existing = Report.objects.filter(
-                reporter=reporter, post=post, user=user, state=Report.State.OPEN
-            ).first()
-            if existing is not None:
-                return existing
-            return Report.objects.create(
-                reporter=reporter, post=post, user=user, reason=form.cleaned_data["reason"]
+            queued, _ = Report.objects.get_or_create(
+                reporter=reporter,
+                post=post,
+                user=user,
+                state=Report.State.OPEN,
+                defaults={"reason": form.cleaned_data["reason"]},
             )
     except IntegrityError:  # the target was deleted meanwhile
         raise ApiError(*NO_SUCH_TARGET) from None
+    return queued
 
 
 # The moderators' actions (feed/admin.py).

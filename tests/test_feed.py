@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from feed.models import Comment, Post, Report
 from tests.feed_factories import COMMENT_KEYS, POST_KEYS, block, make_comments, make_post
@@ -440,6 +441,15 @@ class TestReport:
         Report.objects.update(state=Report.State.RESOLVED)
         assert api.post("/report", data).json()["status"] == 7001
         assert Report.objects.count() == 2
+
+    def test_the_database_keeps_one_open_report_per_reporter_and_target(self, user, bob):
+        for target in ({"post": make_post(bob)}, {"user": bob}):
+            Report.objects.create(reporter=user, reason="first", **target)
+            with pytest.raises(IntegrityError), transaction.atomic():
+                Report.objects.create(reporter=user, reason="again", **target)
+            Report.objects.create(reporter=bob, reason="someone else", **target)
+            Report.objects.create(reporter=user, reason="old", state="resolved", **target)
+        assert Report.objects.count() == 6
 
     @pytest.mark.parametrize(
         ("data", "msg"),

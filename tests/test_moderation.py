@@ -77,9 +77,13 @@ def populate(user, bob, count):
         Comment(post=posts[number % count], author=user, text=f"c{number}")
         for number in range(count * 2)
     )
+    # one open report per reporter and target (a constraint): each report of alice by another
+    reporters = User.objects.bulk_create(
+        User(email=f"reporter{number}@example.com") for number in range(count)
+    )
     Report.objects.bulk_create(
         [Report(reporter=user, post=post, reason="spam") for post in posts]
-        + [Report(reporter=bob, user=user, reason="rude") for _ in range(count)]
+        + [Report(reporter=reporter, user=user, reason="rude") for reporter in reporters]
     )
 
 
