@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -12,6 +13,7 @@ from feed import services
 from feed.models import Comment, Post, Report
 
 EXCERPT_LENGTH = 40
+INLINE_COMMENTS = 50
 # Client timestamps above this are taken as milliseconds (it is the year 5138 in seconds).
 MILLISECONDS_FROM = 10**11
 
@@ -41,8 +43,22 @@ class HideActionsMixin:
         self.message_user(request, f"已取消隐藏 {count} 项。")
 
 
+class LatestCommentsFormSet(BaseInlineFormSet):
+    """Only the post's latest comments: with all of a busy post's comments the page would be too
+    big to read and its form too big to send (DATA_UPLOAD_MAX_NUMBER_FIELDS)."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_latest"):
+            comments = super().get_queryset()
+            latest = comments.order_by("-created_at", "-id").values("pk")[:INLINE_COMMENTS]
+            self._latest = comments.filter(pk__in=latest)
+        return self._latest
+
+
 class CommentInline(admin.TabularInline):
     model = Comment
+    formset = LatestCommentsFormSet
+    verbose_name_plural = f"最新的 {INLINE_COMMENTS} 条评论"
     extra = 0
     fields = ("author", "text", "created_at", "is_hidden")
     readonly_fields = ("author", "text", "created_at")
@@ -71,8 +87,8 @@ class PostAdmin(HideActionsMixin, admin.ModelAdmin):
     search_fields = ("msg", "author__email")
     list_select_related = ("author",)
     ordering = ("-created_at", "-id")
-    fields = ("author", "msg", "time", "client_time", "created_at", "is_hidden")
-    readonly_fields = ("author", "msg", "time", "client_time", "created_at")
+    fields = ("author", "msg", "time", "client_time", "created_at", "all_comments", "is_hidden")
+    readonly_fields = ("author", "msg", "time", "client_time", "created_at", "all_comments")
     inlines = (CommentInline,)
     actions = ("hide", "unhide", "delete_selected")
     show_full_result_count = False
@@ -95,6 +111,11 @@ class PostAdmin(HideActionsMixin, admin.ModelAdmin):
     @admin.display(description="评论数", ordering="comment_total")
     def comment_count(self, post):
         return post.comment_total
+
+    @admin.display(description="全部评论")
+    def all_comments(self, post):
+        url = reverse("admin:feed_comment_changelist") + f"?post__id__exact={post.pk}"
+        return format_html('<a href="{}">{} 条</a>', url, post.comment_total)
 
 
 @admin.register(Comment)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from accounts.models import normalize_email
 from friends.models import Block
 
 INTEGER = re.compile(r"-?[0-9]+")
@@ -30,6 +31,13 @@ def parse_id(raw):
     id, "1.5", "-3") names no object (API.md, check order)."""
     value = parse_bigint(raw)
     return value if value is not None and value > 0 else None
+
+
+def parse_email(raw):
+    """`raw` as an email to look up, or None: one with a NUL character names nobody (PostgreSQL
+    refuses NUL in a query, which would otherwise be a 500)."""
+    email = normalize_email(raw)
+    return None if "\x00" in email else email
 
 
 def visible_q(prefix=""):
@@ -161,6 +169,17 @@ class Report(models.Model):
             models.CheckConstraint(
                 condition=models.Q(state__in=["open", "resolved"]),
                 name="%(app_label)s_%(class)s_state",
+            ),
+            # one open report per reporter and target, even when the same report races itself
+            models.UniqueConstraint(
+                fields=["reporter", "post"],
+                condition=models.Q(state="open", post__isnull=False),
+                name="report_one_open_per_post",
+            ),
+            models.UniqueConstraint(
+                fields=["reporter", "user"],
+                condition=models.Q(state="open", user__isnull=False),
+                name="report_one_open_per_user",
             ),
         ]
         indexes = [models.Index(fields=["state", "-created_at"], name="report_queue")]

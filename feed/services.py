@@ -6,10 +6,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import User, normalize_email
+from accounts.models import User
 from accounts.services import deactivate_users
 from feed.forms import CommentForm, PostForm, ReportForm
-from feed.models import Post, Report, parse_bigint, parse_id
+from feed.models import Post, Report, parse_bigint, parse_email, parse_id
 from socialsite.api import ApiError, invalid, validate
 
 NO_SUCH_POST_OF_USER = (3004, "无此数据")
@@ -37,19 +37,14 @@ def find_post_of(email, *, post_id=None, time=None):
     """The visible post of the user with `email` named by its id and/or its client timestamp
     (with both, both must match); 3004 when there is none. Among posts sharing a timestamp the
     latest one is meant, so that a retried delete removes one post at a time."""
-    conditions = {}
+    conditions = {"author__email": parse_email(email)}
     if post_id is not None:
         conditions["pk"] = parse_id(post_id)
     if time is not None:
         conditions["time"] = parse_bigint(time)
-    if None in conditions.values():  # not a number: names no post
+    if None in conditions.values():  # not a number, or an email that names nobody
         raise ApiError(*NO_SUCH_POST_OF_USER)
-    post = (
-        Post.objects.visible()
-        .filter(author__email=normalize_email(email), **conditions)
-        .order_by("-id")
-        .first()
-    )
+    post = Post.objects.visible().filter(**conditions).order_by("-id").first()
     if post is None:
         raise ApiError(*NO_SUCH_POST_OF_USER)
     return post
@@ -93,8 +88,9 @@ def find_report_target(viewer, *, post_id=None, email=None):
         if post is None:
             raise ApiError(*NO_SUCH_TARGET)
     if email is not None:
-        user = User.objects.active().exclude(pk=viewer.pk).filter(email=normalize_email(email))
-        user = user.first()
+        email = parse_email(email)
+        users = User.objects.active().exclude(pk=viewer.pk)
+        user = None if email is None else users.filter(email=email).first()
         if user is None:
             raise ApiError(*NO_SUCH_TARGET)
     return post, user
@@ -109,16 +105,16 @@ def report(reporter, *, post=None, user=None, reason):
     validate(form)
     try:
         with transaction.atomic():
-            existing = Report.objects.filter(
-                reporter=reporter, post=post, user=user, state=Report.State.OPEN
-            ).first()
-            if existing is not None:
-                return existing
-            return Report.objects.create(
-                reporter=reporter, post=post, user=user, reason=form.cleaned_data["reason"]
+            queued, _ = Report.objects.get_or_create(
+                reporter=reporter,
+                post=post,
+                user=user,
+                state=Report.State.OPEN,
+                defaults={"reason": form.cleaned_data["reason"]},
             )
     except IntegrityError:  # the target was deleted meanwhile
         raise ApiError(*NO_SUCH_TARGET) from None
+    return queued
 
 
 # The moderators' actions (feed/admin.py).

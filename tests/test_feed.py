@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from feed.models import Comment, Post, Report
 from tests.feed_factories import COMMENT_KEYS, POST_KEYS, block, make_comments, make_post
@@ -144,6 +145,7 @@ class TestGetPost:
         assert ids({"email": "bob@example.com", "oldTime": 5}) == [bobs_new.pk]
         assert ids({"email": user.email}) == [mine.pk]
         assert ids({"email": "nobody@example.com"}) == []
+        assert ids({"email": "bob@example.com\x00"}) == []
 
     def test_paging(self, api, bob):
         posts = [make_post(bob, time=time) for time in range(30)]
@@ -182,9 +184,13 @@ class TestGetPost:
         carol.save()
         make_post(dave, time=4)
         block(dave, user)
+        erin = make_user()
+        make_post(erin, time=5)
+        block(user, erin)
         ids = [post["id"] for post in api.get("/getPost", {"oldTime": 0}).json()["data"]]
         assert ids == [shown.pk]
         assert api.get("/getPost", {"email": dave.email}).json()["data"] == []
+        assert api.get("/getPost", {"email": erin.email}).json()["data"] == []
 
     def test_comments_in_a_post(self, api, user, bob):
         post = make_post(bob)
@@ -273,6 +279,14 @@ class TestDelPost:
         # not-found codes come before ownership
         assert api.get("/delPost", {"email": bob.email, "time": 4}).json()["status"] == 3004
         assert api.get("/delPost", {"email": "x@example.com", "time": 3}).json()["status"] == 3004
+
+    @pytest.mark.parametrize("email", ["\x00", "alice@example.com\x00"])
+    def test_an_email_with_a_nul_names_nobody(self, api, user, email):
+        post = make_post(user, time=3)
+        for params in ({"id": post.pk}, {"time": 3}):
+            response = api.post("/delPost", {"email": email, **params})
+            assert response.json() == {"status": 3004, "msg": "无此数据"}
+        assert Post.objects.count() == 1
         assert Post.objects.filter(pk=post.pk).exists()
 
     def test_method_and_token(self, anon, api, user):
@@ -367,15 +381,17 @@ class TestGetComments:
         assert [c["id"] for c in page] == [c.pk for c in comments[25:]]
 
     def test_hidden_deactivated_and_blocked_comments_are_absent(self, api, user, bob, make_user):
-        carol, dave = make_user(), make_user()
+        carol, dave, erin = make_user(), make_user(), make_user()
         post = make_post(bob)
         shown = make_comments(post, bob, 1)[0]
         make_comments(post, bob, 1, is_hidden=True)
         make_comments(post, carol, 1)
         make_comments(post, dave, 1)
+        make_comments(post, erin, 1)
         carol.is_active = False
         carol.save()
         block(user, dave)
+        block(erin, user)
         data = api.get("/get_comments", {"id": post.pk}).json()["data"]
         assert [c["id"] for c in data] == [shown.pk]
         post_data = api.get("/getPost", {"email": bob.email}).json()["data"][0]
@@ -426,6 +442,15 @@ class TestReport:
         assert api.post("/report", data).json()["status"] == 7001
         assert Report.objects.count() == 2
 
+    def test_the_database_keeps_one_open_report_per_reporter_and_target(self, user, bob):
+        for target in ({"post": make_post(bob)}, {"user": bob}):
+            Report.objects.create(reporter=user, reason="first", **target)
+            with pytest.raises(IntegrityError), transaction.atomic():
+                Report.objects.create(reporter=user, reason="again", **target)
+            Report.objects.create(reporter=bob, reason="someone else", **target)
+            Report.objects.create(reporter=user, reason="old", state="resolved", **target)
+        assert Report.objects.count() == 6
+
     @pytest.mark.parametrize(
         ("data", "msg"),
         [
@@ -447,6 +472,10 @@ class TestReport:
             ),
             (
                 {"email": "alice@example.com", "femail": "{inactive}", "reason": "x"},
+                "举报对象不存在",
+            ),
+            (
+                {"email": "alice@example.com", "femail": "bob@example.com\x00", "reason": "x"},
                 "举报对象不存在",
             ),
         ],

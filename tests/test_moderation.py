@@ -77,9 +77,13 @@ def populate(user, bob, count):
         Comment(post=posts[number % count], author=user, text=f"c{number}")
         for number in range(count * 2)
     )
+    # one open report per reporter and target (a constraint): each report of alice by another
+    reporters = User.objects.bulk_create(
+        User(email=f"reporter{number}@example.com") for number in range(count)
+    )
     Report.objects.bulk_create(
         [Report(reporter=user, post=post, reason="spam") for post in posts]
-        + [Report(reporter=bob, user=user, reason="rude") for _ in range(count)]
+        + [Report(reporter=reporter, user=user, reason="rude") for reporter in reporters]
     )
 
 
@@ -126,6 +130,40 @@ def test_the_post_page_shows_its_comments(admin_client, user, bob):
     assert response.status_code == 200
     assert "comment 0" in response.content.decode()
     assert "comment 1" in response.content.decode()
+
+
+def test_the_post_page_shows_the_latest_50_comments_and_links_to_all(admin_client, user, bob):
+    post = make_post(bob)
+    comments = make_comments(post, user, 60)
+    response = admin_client.get(reverse("admin:feed_post_change", args=[post.pk]))
+    assert response.status_code == 200
+    (inline,) = response.context["inline_admin_formsets"]
+    assert [form.instance.pk for form in inline.formset.forms] == [c.pk for c in comments[10:]]
+    all_comments = reverse("admin:feed_comment_changelist") + f"?post__id__exact={post.pk}"
+    assert f'href="{all_comments}"' in response.content.decode()
+    listed = admin_client.get(all_comments)
+    assert listed.status_code == 200
+    assert listed.context["cl"].result_count == 60
+
+
+def test_a_comment_is_hidden_from_the_post_page(admin_client, user, bob):
+    post = make_post(bob)
+    comments = make_comments(post, user, 60)
+    url = reverse("admin:feed_post_change", args=[post.pk])
+    (inline,) = admin_client.get(url).context["inline_admin_formsets"]
+    formset = inline.formset
+    data = {
+        f"{formset.prefix}-TOTAL_FORMS": 50,
+        f"{formset.prefix}-INITIAL_FORMS": 50,
+        f"{formset.prefix}-MIN_NUM_FORMS": 0,
+        f"{formset.prefix}-MAX_NUM_FORMS": 1000,
+    }
+    for number, form in enumerate(formset.forms):
+        data[f"{formset.prefix}-{number}-id"] = form.instance.pk
+        data[f"{formset.prefix}-{number}-post"] = post.pk
+    data[f"{formset.prefix}-0-is_hidden"] = "on"
+    assert admin_client.post(url, data).status_code == 302
+    assert list(Comment.objects.filter(is_hidden=True)) == [comments[10]]
 
 
 def test_searching_posts_by_author_email(admin_client, user, bob):

@@ -1,7 +1,11 @@
 """The friends' timeline /get_friend_post, the comment list inside posts, and the query budget of
 every feed list (/getPost, /get_friend_post, /get_comments)."""
 
+import json
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from feed.models import Comment, Post
@@ -217,3 +221,68 @@ class TestQueryBudget:
         with django_assert_max_num_queries(LIST_QUERY_BUDGET):
             response = api.get("/get_comments", {"id": post.pk, "limit": 100})
         assert len(response.json()["data"]) == min(-(-size["comment_count"] // 3), 100)
+
+
+def plan_of_the_page_of_posts(client, path, params):
+    """The plan of the query that reads the page of posts of `path`: on PostgreSQL as run
+    (EXPLAIN ANALYZE, JSON), on SQLite its text (EXPLAIN QUERY PLAN)."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path, params).json()["status"] == 3002
+    (sql,) = [query["sql"] for query in queries if query["sql"].startswith('SELECT "feed_post"')]
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+            return "\n".join(row[-1] for row in cursor.fetchall())
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+        (plan,) = cursor.fetchone()
+    return json.loads(plan) if isinstance(plan, str) else plan
+
+
+def posts_read(node):
+    """How many rows the plan `node` and the nodes under it read from feed_post."""
+    own = 0
+    if node.get("Relation Name") == "feed_post":
+        per_loop = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+        own = per_loop * node["Actual Loops"]
+    return own + sum(posts_read(child) for child in node.get("Plans", []))
+
+
+# enough that reading them all costs more than an index scan (a small table is read whole)
+BUSY_POSTS = 20_000
+
+
+class TestPlans:
+    """The page of posts is read through an index, and (PostgreSQL) the rows it reads depend on
+    the page and the authors, not on how many posts the site has."""
+
+    @pytest.fixture
+    def quiet_friends(self, user, friends, make_user):
+        """alice and her friends wrote a few old posts; someone else wrote many newer ones."""
+        for number, author in enumerate([user, *friends]):
+            make_post(author, time=number)
+        if connection.vendor != "postgresql":
+            return  # SQLite plans without statistics: its plan does not depend on the rows
+        busy = make_user()
+        Post.objects.bulk_create(
+            Post(author=busy, time=1000 + number, msg="m") for number in range(BUSY_POSTS)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE feed_post")
+
+    @pytest.mark.parametrize(
+        ("path", "params"),
+        [
+            ("/get_friend_post", {"email": "alice@example.com"}),
+            ("/get_friend_post", {"email": "alice@example.com", "group": "1", "before": 2}),
+            ("/getPost", {"email": "alice@example.com"}),
+            ("/getPost", {"oldTime": 2000}),
+        ],
+    )
+    def test_bounded_by_the_page(self, api, quiet_friends, path, params):
+        plan = plan_of_the_page_of_posts(api, path, params)
+        if connection.vendor != "postgresql":
+            assert "SEARCH feed_post USING INDEX post_" in plan, plan
+            assert "SCAN feed_post" not in plan, plan
+            return
+        # 3 authors × the page of 20, and the page itself
+        assert posts_read(plan[0]["Plan"]) <= 3 * 20 + 20, json.dumps(plan, indent=1)
