@@ -162,6 +162,12 @@ class TestGetData:
             ("alice@example.com", "like", "篮球"),
         ]
 
+    def test_a_term_that_lower_casing_lengthens_is_kept_within_the_column(self, api, user):
+        # "İ".lower() is two characters: 200 of them (within the limit) become 400.
+        assert emails(self.search(api, like="İ" * 200)) == []
+        (term,) = SearchInterest.objects.values_list("term", flat=True)
+        assert term == "İ".lower() * 100
+
     def test_keeps_only_the_most_recent_search_terms(self, api, user):
         for number in range(SearchInterest.KEPT_PER_USER + 3):
             emails(self.search(api, like=f"term{number}"))
