@@ -594,3 +594,42 @@ def test_reset_keeps_the_interest_tags_in_sync(api, user):
     assert tags() == ["篮球", "music"]
     api.post("/reset", {"email": user.email, "like": "围棋"})
     assert tags() == ["围棋"]
+
+
+@pytest.mark.parametrize("friend_count", [1, 50])
+@pytest.mark.parametrize(
+    ("method", "path", "extra", "expected", "budget"),
+    [
+        # Each starts with the token lookup and its last-used update, then finds femail.
+        # The transaction: savepoints, the pair's lock, the block check, update_or_create's
+        # locked read and its insert in a savepoint.
+        ("get", "/set_friend", {"group": "3"}, 5003, 13),
+        ("get", "/rm_friend", {}, 5004, 4),  # one DELETE
+        ("get", "/is_friend", {}, 6001, 4),  # the entry with its mutual flag
+        # The transaction: the pair's lock, one DELETE of both entries, get_or_create of the block.
+        ("post", "/block", {}, 5005, 11),
+        ("post", "/unblock", {}, 5006, 4),  # one DELETE
+    ],
+)
+def test_query_count_does_not_grow_with_the_lists(
+    api,
+    user,
+    bob,
+    make_user,
+    friend_count,
+    method,
+    path,
+    extra,
+    expected,
+    budget,
+    django_assert_max_num_queries,
+):
+    services.set_friend(user, bob, "1")
+    services.set_friend(bob, user, "1")
+    for _ in range(friend_count):
+        friend = make_user()
+        for owner, listed in [(user, friend), (friend, user), (bob, friend), (friend, bob)]:
+            services.set_friend(owner, listed, "2")
+    with django_assert_max_num_queries(budget):
+        response = getattr(api, method)(path, {"email": user.email, "femail": bob.email, **extra})
+    assert body(response)["status"] == expected
