@@ -9,9 +9,10 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import AuthToken, User
 from friends import services
 from friends.models import Block, Friendship, Group
+from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
 
@@ -415,20 +416,28 @@ class TestBlock:
 
 
 def set_friend_in_threads(owner, friend, groups):
-    """Call services.set_friend for the same pair from one thread per group, all at once."""
+    """Call /set_friend for the same pair from one thread per group, all at once, each thread a
+    client of its own (as two app instances would be); returns what went wrong."""
+    clients = [ApiClient(AuthToken.objects.issue(owner)) for _ in groups]
     barrier = threading.Barrier(len(groups))
     errors = []
 
-    def run(group):
+    def run(client, group):
         try:
             barrier.wait(timeout=10)
-            services.set_friend(owner, friend, group)
+            params = {"email": owner.email, "femail": friend.email, "group": group}
+            answer = client.post("/set_friend", params).json()
+            if answer != {"status": 5003, "msg": "添加成功"}:
+                errors.append(answer)
         except Exception as error:  # reported below, in the test's thread
             errors.append(error)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run, args=(group,)) for group in groups]
+    threads = [
+        threading.Thread(target=run, args=(client, group))
+        for client, group in zip(clients, groups, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
