@@ -3,11 +3,13 @@ from django.db.models import Count
 
 from accounts.models import User
 from friends import services
+from friends.forms import FriendshipAdminForm
 from friends.models import Block, Friendship, InterestTag
 
 
 @admin.register(Friendship)
 class FriendshipAdmin(admin.ModelAdmin):
+    form = FriendshipAdminForm
     list_display = ("owner", "friend", "group", "created_at")
     list_filter = ("group",)
     search_fields = ("owner__email", "friend__email")
@@ -23,6 +25,7 @@ class FriendshipInline(admin.TabularInline):
     """The user's own list on their admin page: staff add, move (change the group) and remove."""
 
     model = Friendship
+    form = FriendshipAdminForm
     fk_name = "owner"
     fields = ("friend", "group", "created_at")
     readonly_fields = ("created_at",)

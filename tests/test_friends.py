@@ -545,6 +545,33 @@ class TestAdmin:
         listing = staff.get("/admin/friends/block/", {"q": "alice@"})
         assert listing.context["cl"].result_count == 1
 
+    def test_staff_cannot_add_a_friendship_across_a_block(self, staff, user, bob):
+        services.block(bob, user)
+        response = staff.post(
+            "/admin/friends/friendship/add/",
+            {"owner": str(user.pk), "friend": str(bob.pk), "group": "1"},
+        )
+        assert response.status_code == 200  # the form again, with the error
+        assert "两人之间有拉黑" in response.content.decode()
+        assert not Friendship.objects.exists()
+
+    def test_nor_from_the_users_page(self, staff, user, bob):
+        services.block(user, bob)
+        page = f"/admin/accounts/user/{user.pk}/change/"
+        data = user_change_form_data(staff.get(page))
+        data.update(
+            {
+                "friendships-TOTAL_FORMS": "1",
+                "friendships-0-friend": str(bob.pk),
+                "friendships-0-group": "2",
+                "friendships-0-owner": str(user.pk),
+            }
+        )
+        response = staff.post(page, data)
+        assert response.status_code == 200
+        assert "两人之间有拉黑" in response.content.decode()
+        assert not Friendship.objects.exists()
+
 
 def user_change_form_data(response):
     """The POST data a browser would send back for an unchanged user admin page."""
