@@ -36,7 +36,8 @@ class FriendshipInline(admin.TabularInline):
     verbose_name_plural = "好友列表（按添加顺序）"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("friend")
+        # owner too: each row's title is the friendship's __str__, which names both users.
+        return super().get_queryset(request).select_related("owner", "friend")
 
 
 # accounts registers the user admin and must not import friends (ARCHITECTURE.md), so the

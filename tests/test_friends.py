@@ -526,6 +526,19 @@ class TestAdmin:
         assert staff.post(page, data).status_code == 302
         assert entries(user) == [("carol@example.com", "2")]
 
+    @pytest.mark.parametrize("friend_count", [1, 50])
+    def test_the_users_page_reads_each_friend_once(
+        self, staff, user, make_user, friend_count, django_assert_max_num_queries
+    ):
+        for _ in range(friend_count):
+            services.set_friend(user, make_user(), "1")
+        # session, staff user, the user, permissions, groups, the list with both users of each
+        # row; then Django's autocomplete widget reads each row's selected friend (one query
+        # per row: the widget's own lookup, which no queryset can prefetch).
+        with django_assert_max_num_queries(11 + friend_count):
+            response = staff.get(f"/admin/accounts/user/{user.pk}/change/")
+        assert len(response.context["inline_admin_formsets"][0].formset.forms) == friend_count
+
     def test_editing_like_in_the_admin_updates_the_tags(self, staff, user):
         page = f"/admin/accounts/user/{user.pk}/change/"
         data = user_change_form_data(staff.get(page))
