@@ -115,16 +115,6 @@ def _scalar(name, value):
     raise invalid({name: ["应为字符串或数字。"]})
 
 
-def _encodable(text):
-    """Whether UTF-8 can encode `text`: JSON's \\ud800 escapes decode to lone surrogates, which
-    the database drivers (and the response, when a name is echoed in `errors`) cannot encode."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def read_params(request):
     """GET reads the query string; POST reads a form body or a JSON object body."""
     if request.method != "POST":
@@ -133,15 +123,10 @@ def read_params(request):
         if request.content_type == "application/json":
             try:
                 body = json.loads(request.body or b"{}")
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise invalid({"body": [f"JSON 格式错误：{exc}"]}) from None
             if not isinstance(body, dict):
                 raise invalid({"body": ["JSON 请求体应为对象。"]})
-            if not all(
-                _encodable(name) and (not isinstance(value, str) or _encodable(value))
-                for name, value in body.items()
-            ):
-                raise invalid({"body": ["JSON 含有无效的 Unicode 字符（孤立的代理项）。"]})
             return Params({name: _scalar(name, value) for name, value in body.items()})
         return Params(request.POST.dict())
     except RequestDataTooBig:
