@@ -3,11 +3,13 @@ from django.db.models import Count
 
 from accounts.models import User
 from friends import services
+from friends.forms import FriendshipAdminForm
 from friends.models import Block, Friendship, InterestTag
 
 
 @admin.register(Friendship)
 class FriendshipAdmin(admin.ModelAdmin):
+    form = FriendshipAdminForm
     list_display = ("owner", "friend", "group", "created_at")
     list_filter = ("group",)
     search_fields = ("owner__email", "friend__email")
@@ -23,6 +25,7 @@ class FriendshipInline(admin.TabularInline):
     """The user's own list on their admin page: staff add, move (change the group) and remove."""
 
     model = Friendship
+    form = FriendshipAdminForm
     fk_name = "owner"
     fields = ("friend", "group", "created_at")
     readonly_fields = ("created_at",)
@@ -33,7 +36,8 @@ class FriendshipInline(admin.TabularInline):
     verbose_name_plural = "好友列表（按添加顺序）"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("friend")
+        # owner too: each row's title is the friendship's __str__, which names both users.
+        return super().get_queryset(request).select_related("owner", "friend")
 
 
 # accounts registers the user admin and must not import friends (ARCHITECTURE.md), so the

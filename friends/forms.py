@@ -1,6 +1,7 @@
 from django import forms
 
 from accounts.models import Sex, User, normalize_email
+from friends.models import Block, Friendship
 
 
 class SearchForm(forms.Form):
@@ -16,3 +17,21 @@ class SearchForm(forms.Form):
 
     def clean_femail(self):
         return normalize_email(self.cleaned_data["femail"])
+
+
+class FriendshipAdminForm(forms.ModelForm):
+    """A friendship edited by staff (its own admin page or the user's inline): not across a block,
+    which /set_friend refuses (5007) and which the block's own admin removes."""
+
+    class Meta:
+        model = Friendship
+        fields = ["owner", "friend", "group"]
+
+    def clean(self):
+        cleaned_data = super().clean()
+        # The inline sets the owner on the instance rather than in the form's fields.
+        owner = cleaned_data.get("owner") or self.instance.owner_id
+        friend = cleaned_data.get("friend")
+        if owner and friend and Block.objects.between(owner, friend).exists():
+            raise forms.ValidationError("两人之间有拉黑，不能加为好友；请先取消拉黑。")
+        return cleaned_data

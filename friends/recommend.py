@@ -2,8 +2,9 @@
 search and recommendations").
 
 Two stages, as recommenders are built: candidate generation picks a bounded pool with index
-range scans (friends of friends, users among the newest accounts who share a tag or a
-searched-for interest, the newest users), then one query ranks the pool exactly. Ranking
+range scans (friends of friends; users among the newest accounts who share a tag, have the
+same flike or match a searched-for interest; the newest users), then one query ranks the pool
+exactly. Ranking
 everyone would cost a scan of all users per call, growing with the site; the pool keeps the
 cost flat."""
 
@@ -32,8 +33,9 @@ MUTUAL_FRIEND_WEIGHT = 1
 TAGS_NAMED_IN_REASON = 3
 # Stage one's bounds: how many candidates each source may give.
 FRIENDS_OF_FRIENDS = 1000
-RECENT_ACCOUNTS = 5000  # users sharing a tag are looked for among the newest accounts
+RECENT_ACCOUNTS = 5000  # users matching a signal are looked for among the newest accounts
 TAG_CANDIDATES = 500
+TEXT_CANDIDATES = 500
 NEWEST_USERS = 100  # the newest accounts, so the list is never empty while others exist
 
 
@@ -43,6 +45,29 @@ def _count(rows, per):
     each other's joined rows the way several JOINs + COUNT(DISTINCT) would."""
     counted = rows.order_by().values(per).annotate(count=Count("pk")).values("count")
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def search_matches(viewer):
+    """The viewer's remembered search terms that the outer user's `like` / `flike` contains."""
+    return SearchInterest.objects.filter(user=viewer).filter(
+        Q(IContains(OuterRef("like"), F("term")), field=SearchField.LIKE)
+        | Q(IContains(OuterRef("flike"), F("term")), field=SearchField.FLIKE)
+    )
+
+
+def same_flike(viewer):
+    """A condition on users: the same `flike` as the viewer (never true for an empty one)."""
+    flike = viewer.flike.strip()
+    return Q(flike__iexact=flike) if flike else Q(pk__in=[])
+
+
+def recent_accounts():
+    """A condition on users: among the newest `RECENT_ACCOUNTS` accounts — a range of ids, so
+    an index range scan whatever the number of users."""
+    newest_account = User.objects.order_by("-pk").values("pk")[
+        RECENT_ACCOUNTS - 1 : RECENT_ACCOUNTS
+    ]
+    return Coalesce(Subquery(newest_account), Value(0))
 
 
 def pool_tags(viewer):
@@ -56,24 +81,26 @@ def pool_tags(viewer):
 
 
 def candidate_ids(viewer, viewer_list):
-    """Stage one: a bounded set of user ids from three index range scans. Three queries, not
-    one: PostgreSQL cannot turn an OR of IN-subqueries into index lookups and would scan every
-    user instead."""
+    """Stage one: a bounded set of user ids from four index range scans, one per signal and the
+    newest users. Four queries, not one: PostgreSQL cannot turn an OR of IN-subqueries into
+    index lookups and would scan every user instead."""
     friends_of_friends = Friendship.objects.filter(owner__in=viewer_list).values_list(
         "friend", flat=True
     )[:FRIENDS_OF_FRIENDS]
     # The (tag, user) index gives each tag's users by id, so "among the newest accounts" is a
     # range per tag, however many users the tag has overall.
-    newest_account = User.objects.order_by("-pk").values("pk")[
-        RECENT_ACCOUNTS - 1 : RECENT_ACCOUNTS
-    ]
     sharing_a_tag = (
-        UserInterest.objects.filter(
-            tag__in=pool_tags(viewer),
-            user_id__gte=Coalesce(Subquery(newest_account), Value(0)),
-        )
+        UserInterest.objects.filter(tag__in=pool_tags(viewer), user_id__gte=recent_accounts())
         .order_by("-user_id")
         .values_list("user_id", flat=True)[:TAG_CANDIDATES]
+    )
+    # The text signals (the same flike, a searched-for term) have no tag to join on: the newest
+    # accounts' rows are read in id order, at most RECENT_ACCOUNTS of them.
+    matching_text = (
+        User.objects.filter(pk__gte=recent_accounts())
+        .filter(same_flike(viewer) | Exists(search_matches(viewer)))
+        .order_by("-pk")
+        .values_list("pk", flat=True)[:TEXT_CANDIDATES]
     )
     newest = (
         User.objects.visible_to(viewer)
@@ -82,7 +109,7 @@ def candidate_ids(viewer, viewer_list):
         .order_by("-date_joined", "-id")
         .values_list("pk", flat=True)[:NEWEST_USERS]
     )
-    return {*friends_of_friends, *sharing_a_tag, *newest}
+    return {*friends_of_friends, *sharing_a_tag, *matching_text, *newest}
 
 
 def ranked_candidates(viewer):
@@ -94,14 +121,6 @@ def ranked_candidates(viewer):
     shared_tags = UserInterest.objects.filter(user=OuterRef("pk"), tag__in=viewer_tags)
     # Friends of friends: the candidate is listed by someone the viewer lists.
     mutual_friends = Friendship.objects.filter(friend=OuterRef("pk"), owner__in=viewer_list)
-    search_matches = SearchInterest.objects.filter(user=viewer).filter(
-        Q(IContains(OuterRef("like"), F("term")), field=SearchField.LIKE)
-        | Q(IContains(OuterRef("flike"), F("term")), field=SearchField.FLIKE)
-    )
-    flike = viewer.flike.strip()
-    same_flike = (
-        Case(When(flike__iexact=flike, then=Value(1)), default=Value(0)) if flike else Value(0)
-    )
     return (
         User.objects.visible_to(viewer)
         .filter(pk__in=candidate_ids(viewer, viewer_list))
@@ -110,8 +129,8 @@ def ranked_candidates(viewer):
         .annotate(
             shared_tags=_count(shared_tags, "user"),
             mutual_friends=_count(mutual_friends, "friend"),
-            search_matches=_count(search_matches, "user"),
-            same_flike=same_flike,
+            search_matches=_count(search_matches(viewer), "user"),
+            same_flike=Case(When(same_flike(viewer), then=Value(1)), default=Value(0)),
         )
         .annotate(
             score=SHARED_TAG_WEIGHT * F("shared_tags")

@@ -73,8 +73,13 @@ def remember_search_interests(user, *, like=None, flike=None):
     """Remember the `like`/`flike` terms `user` searched for (for /recommend), keeping only the
     most recent `SearchInterest.KEPT_PER_USER`. Two statements, whatever was remembered before."""
     now = timezone.now()
+    # Lower-casing can lengthen a term ("İ" becomes two characters), so the column's length is
+    # enforced after it; the prefix kept still matches everything the whole term would.
+    kept_length = SearchInterest._meta.get_field("term").max_length
     searched = [
-        SearchInterest(user=user, field=field, term=term.strip().lower(), searched_at=now)
+        SearchInterest(
+            user=user, field=field, term=term.strip().lower()[:kept_length], searched_at=now
+        )
         for field, term in ((SearchField.LIKE, like), (SearchField.FLIKE, flike))
         if term and term.strip()
     ]

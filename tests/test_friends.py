@@ -9,9 +9,10 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import AuthToken, User
 from friends import services
 from friends.models import Block, Friendship, Group
+from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
 
@@ -393,20 +394,28 @@ class TestBlock:
 
 
 def set_friend_in_threads(owner, friend, groups):
-    """Call services.set_friend for the same pair from one thread per group, all at once."""
+    """Call /set_friend for the same pair from one thread per group, all at once, each thread a
+    client of its own (as two app instances would be); returns what went wrong."""
+    clients = [ApiClient(AuthToken.objects.issue(owner)) for _ in groups]
     barrier = threading.Barrier(len(groups))
     errors = []
 
-    def run(group):
+    def run(client, group):
         try:
             barrier.wait(timeout=10)
-            services.set_friend(owner, friend, group)
+            params = {"email": owner.email, "femail": friend.email, "group": group}
+            answer = client.post("/set_friend", params).json()
+            if answer != {"status": 5003, "msg": "添加成功"}:
+                errors.append(answer)
         except Exception as error:  # reported below, in the test's thread
             errors.append(error)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run, args=(group,)) for group in groups]
+    threads = [
+        threading.Thread(target=run, args=(client, group))
+        for client, group in zip(clients, groups, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -495,6 +504,19 @@ class TestAdmin:
         assert staff.post(page, data).status_code == 302
         assert entries(user) == [("carol@example.com", "2")]
 
+    @pytest.mark.parametrize("friend_count", [1, 50])
+    def test_the_users_page_reads_each_friend_once(
+        self, staff, user, make_user, friend_count, django_assert_max_num_queries
+    ):
+        for _ in range(friend_count):
+            services.set_friend(user, make_user(), "1")
+        # session, staff user, the user, permissions, groups, the list with both users of each
+        # row; then Django's autocomplete widget reads each row's selected friend (one query
+        # per row: the widget's own lookup, which no queryset can prefetch).
+        with django_assert_max_num_queries(11 + friend_count):
+            response = staff.get(f"/admin/accounts/user/{user.pk}/change/")
+        assert len(response.context["inline_admin_formsets"][0].formset.forms) == friend_count
+
     def test_editing_like_in_the_admin_updates_the_tags(self, staff, user):
         page = f"/admin/accounts/user/{user.pk}/change/"
         data = user_change_form_data(staff.get(page))
@@ -513,6 +535,33 @@ class TestAdmin:
         assert not Friendship.objects.exists()
         listing = staff.get("/admin/friends/block/", {"q": "alice@"})
         assert listing.context["cl"].result_count == 1
+
+    def test_staff_cannot_add_a_friendship_across_a_block(self, staff, user, bob):
+        services.block(bob, user)
+        response = staff.post(
+            "/admin/friends/friendship/add/",
+            {"owner": str(user.pk), "friend": str(bob.pk), "group": "1"},
+        )
+        assert response.status_code == 200  # the form again, with the error
+        assert "两人之间有拉黑" in response.content.decode()
+        assert not Friendship.objects.exists()
+
+    def test_nor_from_the_users_page(self, staff, user, bob):
+        services.block(user, bob)
+        page = f"/admin/accounts/user/{user.pk}/change/"
+        data = user_change_form_data(staff.get(page))
+        data.update(
+            {
+                "friendships-TOTAL_FORMS": "1",
+                "friendships-0-friend": str(bob.pk),
+                "friendships-0-group": "2",
+                "friendships-0-owner": str(user.pk),
+            }
+        )
+        response = staff.post(page, data)
+        assert response.status_code == 200
+        assert "两人之间有拉黑" in response.content.decode()
+        assert not Friendship.objects.exists()
 
 
 def user_change_form_data(response):
@@ -572,3 +621,42 @@ def test_reset_keeps_the_interest_tags_in_sync(api, user):
     assert tags() == ["篮球", "music"]
     api.post("/reset", {"email": user.email, "like": "围棋"})
     assert tags() == ["围棋"]
+
+
+@pytest.mark.parametrize("friend_count", [1, 50])
+@pytest.mark.parametrize(
+    ("method", "path", "extra", "expected", "budget"),
+    [
+        # Each starts with the token lookup and its last-used update, then finds femail.
+        # The transaction: savepoints, the pair's lock, the block check, update_or_create's
+        # locked read and its insert in a savepoint.
+        ("get", "/set_friend", {"group": "3"}, 5003, 13),
+        ("get", "/rm_friend", {}, 5004, 4),  # one DELETE
+        ("get", "/is_friend", {}, 6001, 4),  # the entry with its mutual flag
+        # The transaction: the pair's lock, one DELETE of both entries, get_or_create of the block.
+        ("post", "/block", {}, 5005, 11),
+        ("post", "/unblock", {}, 5006, 4),  # one DELETE
+    ],
+)
+def test_query_count_does_not_grow_with_the_lists(
+    api,
+    user,
+    bob,
+    make_user,
+    friend_count,
+    method,
+    path,
+    extra,
+    expected,
+    budget,
+    django_assert_max_num_queries,
+):
+    services.set_friend(user, bob, "1")
+    services.set_friend(bob, user, "1")
+    for _ in range(friend_count):
+        friend = make_user()
+        for owner, listed in [(user, friend), (friend, user), (bob, friend), (friend, bob)]:
+            services.set_friend(owner, listed, "2")
+    with django_assert_max_num_queries(budget):
+        response = getattr(api, method)(path, {"email": user.email, "femail": bob.email, **extra})
+    assert body(response)["status"] == expected

@@ -11,6 +11,7 @@ from accounts.models import User
 from friends import services
 from friends.interests import split_interests
 from friends.models import InterestTag, SearchInterest, UserInterest
+from tests.test_signup_login import signup_rid
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +73,12 @@ class TestInterestTags:
         make_user(like="music")
         assert sorted(InterestTag.objects.values_list("name", flat=True)) == ["music", "篮球"]
         assert UserInterest.objects.filter(tag__name="music").count() == 2
+
+    def test_register2_stores_the_new_users_tags(self, anon, mailoutbox):
+        fields = {"email": "new@example.com", "pass": "a-long-enough-pass", "like": "篮球；Music"}
+        response = anon.post("/register2", {**fields, "rid": signup_rid(anon, mailoutbox)})
+        assert response.json()["status"] == 1005
+        assert tags_of(User.objects.get(email="new@example.com")) == ["篮球", "music"]
 
     def test_saving_other_fields_costs_no_tag_query(self, make_user, django_assert_num_queries):
         user = make_user(like="篮球")
@@ -161,6 +168,12 @@ class TestGetData:
             ("alice@example.com", "flike", "music"),
             ("alice@example.com", "like", "篮球"),
         ]
+
+    def test_a_term_that_lower_casing_lengthens_is_kept_within_the_column(self, api, user):
+        # "İ".lower() is two characters: 200 of them (within the limit) become 400.
+        assert emails(self.search(api, like="İ" * 200)) == []
+        (term,) = SearchInterest.objects.values_list("term", flat=True)
+        assert term == "İ".lower() * 100
 
     def test_keeps_only_the_most_recent_search_terms(self, api, user):
         for number in range(SearchInterest.KEPT_PER_USER + 3):
@@ -296,6 +309,21 @@ class TestRecommend:
         assert [p["email"] for p in self.recommend(api)] == [new.email, middle.email, old.email]
         assert {p["score"] for p in self.recommend(api)} == {0}
 
+    def test_matches_older_than_the_newest_users_are_found(self, api, user, make_user):
+        """Every signal brings its users into the ranking, not only the newest accounts."""
+        user.flike = "运动"
+        user.save()
+        emails(api.get("/get_data", {"email": user.email, "start": 0, "limit": 1, "flike": "旅"}))
+        same_flike = joined(make_user(email="same@example.com", flike="运动"), 30)
+        searched = joined(make_user(email="searched@example.com", flike="旅行搭子"), 30)
+        User.objects.bulk_create(User(email=f"bulk{n}@example.com") for n in range(120))
+        ranked = self.recommend(api, limit=3)
+        assert [(p["email"], p["score"], p["reasons"]) for p in ranked[:2]] == [
+            (searched.email, 2, ["符合你搜索过的兴趣"]),
+            (same_flike.email, 1, ["交友方向相同"]),
+        ]
+        assert ranked[2]["score"] == 0
+
     def test_paging_default_20_and_at_most_100(self, api, user):
         User.objects.bulk_create(User(email=f"bulk{n}@example.com") for n in range(120))
         assert len(self.recommend(api)) == 20
@@ -327,9 +355,9 @@ class TestRecommend:
             friend = make_user(like="篮球 音乐")
             services.set_friend(user, friend, "1")
             services.set_friend(friend, make_user(like=f"电影 摄影 t{number}"), "2")
-        # token lookup, token last-used update, three candidate sources, the ranking, the
+        # token lookup, token last-used update, four candidate sources, the ranking, the
         # page's shared tag names
-        with django_assert_max_num_queries(7):
+        with django_assert_max_num_queries(8):
             ranked = self.recommend(api, limit=100)
         assert len(ranked) == count
         assert all(p["score"] == 3 * 2 + 1 for p in ranked)
