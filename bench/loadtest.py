@@ -234,6 +234,7 @@ class Stats:
         self.transport_errors = Counter()
         self.locked = 0
         self.examples = []
+        self.crashes = []
 
     def record(self, name, elapsed_ms, http_status, body):
         with self.lock:
@@ -266,6 +267,7 @@ class Stats:
         ):
             if counter:
                 problems.append(f"{label}: {dict(counter)}")
+        problems += self.crashes
         if self.locked:
             problems.append(f'"{LOCKED}" in {self.locked} response(s)')
         if problems and self.examples:
@@ -416,7 +418,19 @@ def run_load(args, users, groups, ledger, stats):
         if owner_token:
             barriers[group].abort()  # release the others of the group waiting for a contest
 
-    threads = [threading.Thread(target=client, args=(number,)) for number in range(args.clients)]
+    def run_client(number):
+        try:
+            client(number)
+        except Exception as error:
+            stats.crashes.append(f"client {number} stopped: {error!r}")
+            # Whoever waits for this client waits no more.
+            logged_in.abort()
+            for barrier in barriers:
+                barrier.abort()
+
+    threads = [
+        threading.Thread(target=run_client, args=(number,)) for number in range(args.clients)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
