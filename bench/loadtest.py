@@ -463,6 +463,8 @@ def print_report(stats, login_seconds, mix_seconds):
             f" {percentile(samples, 0.99):>8.1f} {stats.non_2xx[name]:>8}"
         )
     print(f"\nnon-2xx responses: {sum(stats.non_2xx.values())}")
+    # The clients share the machine with the server: a busy machine slows both.
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} after the mix")
 
 
 def verify_database(ledger):
