@@ -26,6 +26,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -128,6 +129,10 @@ def contest_groups(clients, size):
 
 def start_server(args, url, log_path, *, users):
     """`make run` on the fresh database, in its own process group so that it stops as a whole."""
+    # Another server on the port would answer in ours' place while ours fails to bind.
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", args.port)) == 0:
+            sys.exit(f"127.0.0.1:{args.port} is already in use: choose another --port")
     command = [
         os.environ.get("MAKE", "make"),
         "--no-print-directory",
