@@ -7,8 +7,10 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
+# Extra options of the demo seeding, e.g. SEED_ARGS="--users 500" (only an empty database is seeded).
+SEED_ARGS ?=
 
-.PHONY: run dev setup test lint format bench clean
+.PHONY: run dev setup test lint format bench loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +32,7 @@ setup: $(VENV)/.installed .env
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 	$(MANAGE) collectstatic --noinput --verbosity 0
-	$(MANAGE) seed_demo --if-empty
+	$(MANAGE) seed_demo --if-empty $(SEED_ARGS)
 
 run: setup
 	$(BIN)/gunicorn socialsite.wsgi --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
@@ -55,6 +57,12 @@ format: $(VENV)/.installed-dev
 # to run it on PostgreSQL; BENCH_ARGS="--http" to measure gunicorn over HTTP.
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The load test: `make run` on a fresh database (SQLite in var/, or a new PostgreSQL database
+# beside DATABASE_URL's), driven by 50 clients for 30 s; then every acknowledged write is checked.
+# LOADTEST_ARGS="--clients 10 --seconds 10 --port 5350".
+loadtest: $(VENV)/.installed .env
+	$(BIN)/python bench/loadtest.py $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -51,7 +51,7 @@ def main():
     database = "postgresql" if on_postgres else "sqlite"
     results = []
     for scale in scales:
-        url = prepare_database(scale, reuse=args.reuse)
+        url = prepare_database(f"bench-{scale}", reuse=args.reuse)
         results.append(run_scale(args, scale, url))
     if args.http:
         report_http(scales, results, Path(args.out).with_name("bench-http.json"))
@@ -59,12 +59,13 @@ def main():
         report(database, scales, results, Path(args.out))
 
 
-def prepare_database(scale, *, reuse):
-    """A database URL for this scale: fresh unless --reuse and it exists."""
+def prepare_database(label, *, reuse=False):
+    """A database URL for `label` (e.g. "bench-10000"): SQLite var/<label>.sqlite3, or a database
+    named <name>_<label> beside the one DATABASE_URL names; fresh unless --reuse and it exists."""
     base = os.environ.get("DATABASE_URL", "")
     if base.startswith("postgres"):
         parts = urlsplit(base)
-        name = f"{parts.path.lstrip('/') or 'socialsite'}_bench_{scale}"
+        name = f"{parts.path.lstrip('/') or 'socialsite'}_{label.replace('-', '_')}"
         admin_url = urlunsplit(parts._replace(path="/postgres"))
         import psycopg
 
@@ -77,7 +78,7 @@ def prepare_database(scale, *, reuse):
             if not exists or not reuse:
                 connection.execute(f'CREATE DATABASE "{name}"')
         return urlunsplit(parts._replace(path=f"/{name}"))
-    path = VAR / f"bench-{scale}.sqlite3"
+    path = VAR / f"{label}.sqlite3"
     if not reuse:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
