@@ -4,20 +4,27 @@ multi-row write that fails midway leaves nothing behind."""
 
 import contextlib
 import json
+import shutil
 import socket
+import subprocess
+import time
 
 import psycopg
 import pytest
 from django.core import signing
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models.signals import post_delete
 from django.db.utils import load_backend
 from django.test import RequestFactory
 from django.urls import get_resolver
 
+from accounts.models import AuthToken, EmailCode, User
 from accounts.services import RID_SALT
-from feed.models import Post
+from feed.models import Comment, Post, Report
+from friends.models import Block, Friendship
 from tests.conftest import PASSWORD, ApiClient
+from tests.feed_factories import befriend, make_comments, make_post
 
 UNAVAILABLE = {"status": 9503, "msg": "服务暂不可用"}
 
@@ -194,3 +201,269 @@ def test_a_dropped_persistent_connection_is_replaced_by_the_health_check(api, se
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != dropped_pid
+
+
+# Cache down
+
+
+def unreachable_redis(port):
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+
+
+@pytest.fixture
+def cache_down(settings):
+    """The cache is a Redis server at a closed port."""
+    settings.CACHES = unreachable_redis(closed_port())
+
+
+@pytest.fixture
+def bob_post(make_user):
+    return make_post(make_user(email="bob@example.com", username="bob"))
+
+
+ALICE, BOB = "alice@example.com", "bob@example.com"
+# path -> (method, parameters, status): the endpoints that need no cache keep working without it.
+# "{post}" is bob's post, "{own_post}" one of alice's.
+CACHE_FREE_CALLS = {
+    "check_email": ("post", {"email": "new@example.com", "value": "123456"}, 1003),
+    "register2": (
+        "post",
+        {"email": "new@example.com", "rid": signup_rid("new@example.com"), "pass": PASSWORD},
+        1005,
+    ),
+    "logout": ("post", {}, 1012),
+    "reset": ("post", {"email": ALICE, "name": "Alice L."}, 1002),
+    "get_info": ("get", {"email": BOB}, 6001),
+    "set_friend": ("get", {"email": ALICE, "femail": BOB, "group": "1"}, 5003),
+    "rm_friend": ("get", {"email": ALICE, "femail": BOB}, 5004),
+    "get_friends": ("get", {"email": ALICE}, 6001),
+    "is_friend": ("get", {"email": ALICE, "femail": BOB}, 6001),
+    "block": ("post", {"email": ALICE, "femail": BOB}, 5005),
+    "unblock": ("post", {"email": ALICE, "femail": BOB}, 5006),
+    "get_data": ("get", {"email": ALICE, "start": "0", "limit": "10", "like": "x"}, 1008),
+    "recommend": ("get", {"email": ALICE}, 1008),
+    "putPost": ("post", {"email": ALICE, "message": "hi", "time": "1"}, 3001),
+    "getPost": ("get", {"oldTime": "0"}, 3002),
+    "delPost": ("get", {"email": ALICE, "id": "{own_post}"}, 3005),
+    "comment": ("post", {"email": ALICE, "id": "{post}", "comment": "hi"}, 3007),
+    "get_comments": ("get", {"id": "{post}"}, 3002),
+    "get_friend_post": ("get", {"email": ALICE}, 3002),
+    "report": ("post", {"email": ALICE, "post": "{post}", "reason": "spam"}, 7001),
+}
+# The endpoints whose security checks live in the cache (captcha, rate limits, failure counts).
+CACHE_GUARDED_CALLS = {
+    "get_yzm": ("get", {"uuid": "device-1"}),
+    "login": ("post", {"email": ALICE, "pass": PASSWORD}),
+    "register1": ("post", {"email": "new@example.com"}),
+}
+
+
+def test_every_endpoint_is_tried_with_the_cache_down():
+    tried = set(CACHE_FREE_CALLS) | set(CACHE_GUARDED_CALLS) | {"healthz"}
+    assert tried == routed_api_paths()
+
+
+@pytest.mark.parametrize("path", sorted(CACHE_FREE_CALLS))
+def test_cache_down_other_endpoints_keep_working(api, user, bob_post, cache_down, path):
+    method, params, status = CACHE_FREE_CALLS[path]
+    own_post = make_post(user)
+    params = {
+        name: value.format(post=bob_post.pk, own_post=own_post.pk) for name, value in params.items()
+    }
+    response = getattr(api, method)(f"/{path}", params)
+    assert response.status_code == 200
+    assert response.json()["status"] == status
+
+
+def test_cache_down_healthz_names_the_cache(anon, db, cache_down):
+    response = anon.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {**UNAVAILABLE, "db": "ok", "cache": "error"}
+
+
+@pytest.mark.parametrize("login_captcha", ["after_failures", "always"])
+def test_cache_down_login_is_refused_not_let_through(
+    anon, user, cache_down, settings, login_captcha
+):
+    settings.LOGIN_CAPTCHA = login_captcha
+    for password in (PASSWORD, "wrong-password"):
+        attempt = {"email": ALICE, "pass": password, "uuid": "device-1", "val": "ABCD"}
+        assert_unavailable(anon.post("/login", attempt))
+    assert not AuthToken.objects.filter(user=user).exists()
+
+
+def test_cache_down_no_captcha_is_issued(anon, db, cache_down):
+    assert_unavailable(anon.get("/get_yzm", {"uuid": "device-1"}))
+
+
+def test_cache_down_no_signup_code_is_sent(anon, db, cache_down, mailoutbox):
+    assert_unavailable(anon.post("/register1", {"email": "new@example.com"}))
+    assert not EmailCode.objects.exists()
+    assert mailoutbox == []
+
+
+def test_cache_down_password_change_is_refused(api, user, cache_down):
+    """Wrong `old_pass` tries are counted in the cache: without it no try is made at all."""
+    for old_password in (PASSWORD, "wrong-password"):
+        response = api.post(
+            "/reset", {"email": ALICE, "old_pass": old_password, "pass": "a-new-long-passphrase"}
+        )
+        assert_unavailable(response)
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+
+
+class ThrowawayRedis:
+    """A redis-server of the test's own on port 6391 (never the shared one), started and
+    stopped by its process id."""
+
+    PORT = 6391
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.process = None
+        self.url = f"redis://127.0.0.1:{self.PORT}/0"
+
+    def answers(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.PORT), timeout=1).close()
+        except ConnectionRefusedError:
+            return False
+        return True
+
+    def start(self):
+        assert not self.answers(), f"something already listens on port {self.PORT}"
+        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.PORT)]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not self.answers():
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip(
+            "redis-server is not installed: this test stops and restarts a Redis of its own"
+        )
+    server = ThrowawayRedis(tmp_path)
+    server.start()
+    yield server
+    if server.process is not None:
+        server.stop()
+
+
+def test_redis_stopped_and_restarted_around_live_requests(api, throwaway_redis, settings):
+    settings.CACHES = {
+        "default": {**unreachable_redis(ThrowawayRedis.PORT)["default"], "KEY_PREFIX": "restart"}
+    }
+    anon = ApiClient()
+    wrong = {"email": ALICE, "pass": "wrong-password"}
+    assert anon.get("/healthz").json() == {"status": 0, "msg": "ok", "db": "ok", "cache": "ok"}
+    assert anon.get("/get_yzm", {"uuid": "device-1"}).json()["status"] == 2000
+    assert anon.post("/login", wrong).json()["status"] == 1001
+
+    throwaway_redis.stop()
+    response = anon.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {**UNAVAILABLE, "db": "ok", "cache": "error"}
+    assert_unavailable(anon.get("/get_yzm", {"uuid": "device-1"}))
+    assert_unavailable(anon.post("/login", wrong))
+    assert_unavailable(anon.post("/register1", {"email": "new@example.com"}))
+    assert (
+        api.post("/putPost", {"email": ALICE, "message": "still", "time": "1"}).json()["status"]
+        == 3001
+    )
+    assert api.get("/getPost", {"email": ALICE}).json()["status"] == 3002
+
+    throwaway_redis.start()  # empty: it keeps nothing on disk
+    assert anon.get("/healthz").json() == {"status": 0, "msg": "ok", "db": "ok", "cache": "ok"}
+    assert anon.get("/get_yzm", {"uuid": "device-1"}).json()["status"] == 2000
+    assert anon.post("/login", {"email": ALICE, "pass": PASSWORD}).json()["status"] == 1002
+
+
+# Multi-row writes: one transaction each
+
+
+class InjectedFailure(Exception):
+    """A failure injected midway through a write."""
+
+
+def fail(*args, **kwargs):
+    raise InjectedFailure("injected midway")
+
+
+def assert_internal_error(response):
+    assert response.status_code == 500
+    assert response.json() == {"status": 9500, "msg": "服务器内部错误"}
+
+
+def test_register_failing_midway_leaves_no_account(anon, db, monkeypatch):
+    """The user row is written, then issuing the token fails."""
+    monkeypatch.setattr(AuthToken.objects, "issue", fail)
+    client = ApiClient(raise_request_exception=False)
+    response = client.post(
+        "/register2",
+        {"email": "new@example.com", "rid": signup_rid("new@example.com"), "pass": PASSWORD},
+    )
+    assert_internal_error(response)
+    assert not User.objects.filter(email="new@example.com").exists()
+
+
+def test_block_failing_midway_keeps_the_friendships(api, user, make_user, monkeypatch):
+    """Both friendships are deleted, then storing the block fails."""
+    bob = make_user(email=BOB)
+    befriend(user, bob)
+    befriend(bob, user)
+    monkeypatch.setattr(Block.objects, "get_or_create", fail)
+    api.raise_request_exception = False
+    assert_internal_error(api.post("/block", {"email": ALICE, "femail": BOB}))
+    assert Friendship.objects.count() == 2
+    assert not Block.objects.exists()
+
+
+def test_delete_post_failing_midway_keeps_the_post_its_comments_and_reports(
+    api, user, bob_post, make_user
+):
+    """The comments, the reports and the post are deleted, then a step after the delete fails."""
+    own_post = make_post(user)
+    make_comments(own_post, user, 3)
+    Report.objects.create(reporter=bob_post.author, post=own_post, reason="spam")
+    post_delete.connect(fail, sender=Post, dispatch_uid="test-fail-midway")
+    try:
+        api.raise_request_exception = False
+        assert_internal_error(api.get("/delPost", {"email": ALICE, "id": own_post.pk}))
+    finally:
+        post_delete.disconnect(sender=Post, dispatch_uid="test-fail-midway")
+    assert Post.objects.filter(pk=own_post.pk).exists()
+    assert Comment.objects.filter(post=own_post).count() == 3
+    assert Report.objects.filter(post=own_post).count() == 1
+
+
+def test_deactivate_failing_midway_keeps_the_user_active_with_their_tokens(
+    client, user, make_user, monkeypatch
+):
+    """The user is marked inactive, then revoking their tokens fails."""
+    key = AuthToken.objects.issue(user)
+    client.force_login(make_user(email="root@example.com", is_staff=True, is_superuser=True))
+    monkeypatch.setattr(type(AuthToken.objects.all()), "revoke", fail)
+    client.raise_request_exception = False
+    response = client.post(
+        "/admin/accounts/user/", {"action": "deactivate", "_selected_action": [user.pk]}
+    )
+    assert response.status_code == 500
+    user.refresh_from_db()
+    assert user.is_active
+    assert AuthToken.objects.find(key).is_usable()
