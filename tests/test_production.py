@@ -1,7 +1,9 @@
-"""Read replicas (issue 8): the read-only list endpoints read from a replica, everything else —
-writes, and any read after a write in the same request — from the primary. In tests the alias
-"replica" is a test mirror of the primary (tests/settings.py): another connection to the same
-database, so each query's alias shows where the router sent it."""
+"""Running in production (issue 8, README): read replicas and the HTTPS settings.
+
+The read-only list endpoints read from a replica, everything else — writes, and any read after a
+write in the same request — from the primary. In tests the alias "replica" is a test mirror of
+the primary (tests/settings.py): another connection to the same database, so each query's alias
+shows where the router sent it."""
 
 import contextlib
 import json
@@ -208,3 +210,15 @@ def test_check_deploy_fails_without_them():
     assert finished.returncode != 0
     for warning in ("W004", "W008", "W012", "W016"):
         assert f"security.{warning}" in finished.stderr
+
+
+def test_behind_the_proxy_plain_http_is_redirected_except_the_health_probe(anon, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    response = anon.get("/getPost", {"oldTime": "0"})
+    assert response.status_code == 301
+    assert response["Location"] == "https://testserver/getPost?oldTime=0"
+    # Over HTTPS (as the proxy says) the request goes through: here to the token check.
+    response = anon.get("/getPost", {"oldTime": "0"}, HTTP_X_FORWARDED_PROTO="https")
+    assert (response.status_code, response.json()["status"]) == (401, 9401)
+    assert anon.get("/healthz").json()["status"] == 0
