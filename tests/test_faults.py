@@ -146,6 +146,15 @@ def test_database_down_is_a_json_503_on_every_endpoint(api, path, settings, capl
     assert b"Traceback" not in response.content
 
 
+def test_database_down_the_admin_answers_503_too(client, make_user):
+    """Outside the API the exception reaches Django's handler500, which tells it apart as well."""
+    client.force_login(make_user(email="root@example.com", is_staff=True, is_superuser=True))
+    client.raise_request_exception = False
+    with database_unreachable():
+        response = client.get("/admin/accounts/user/")
+    assert_unavailable(response)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_requests_succeed_again_once_the_database_is_back(api, tmp_path):
     """The same connection, pointed away from its server and back, without a restart."""
