@@ -27,6 +27,7 @@ from tests.conftest import PASSWORD, ApiClient
 from tests.feed_factories import befriend, make_comments, make_post
 
 UNAVAILABLE = {"status": 9503, "msg": "服务暂不可用"}
+ALICE, BOB = "alice@example.com", "bob@example.com"
 
 
 def routed_api_paths():
@@ -72,25 +73,25 @@ DATABASE_CALLS = {
         {"email": "new@example.com", "rid": signup_rid("new@example.com"), "pass": PASSWORD},
     ),
     "get_yzm": ("get", {"uuid": "device-1"}),
-    "login": ("post", {"email": "alice@example.com", "pass": PASSWORD}),
+    "login": ("post", {"email": ALICE, "pass": PASSWORD}),
     "logout": ("post", {}),
-    "reset": ("post", {"email": "alice@example.com", "name": "A"}),
-    "get_info": ("get", {"email": "alice@example.com"}),
-    "set_friend": ("get", {"email": "alice@example.com", "femail": "b@example.com", "group": "1"}),
-    "rm_friend": ("get", {"email": "alice@example.com", "femail": "b@example.com"}),
-    "get_friends": ("get", {"email": "alice@example.com"}),
-    "is_friend": ("get", {"email": "alice@example.com", "femail": "b@example.com"}),
-    "block": ("post", {"email": "alice@example.com", "femail": "b@example.com"}),
-    "unblock": ("post", {"email": "alice@example.com", "femail": "b@example.com"}),
-    "get_data": ("get", {"email": "alice@example.com", "start": "0", "limit": "10"}),
-    "recommend": ("get", {"email": "alice@example.com"}),
-    "putPost": ("post", {"email": "alice@example.com", "message": "hi", "time": "1"}),
+    "reset": ("post", {"email": ALICE, "name": "A"}),
+    "get_info": ("get", {"email": ALICE}),
+    "set_friend": ("get", {"email": ALICE, "femail": "b@example.com", "group": "1"}),
+    "rm_friend": ("get", {"email": ALICE, "femail": "b@example.com"}),
+    "get_friends": ("get", {"email": ALICE}),
+    "is_friend": ("get", {"email": ALICE, "femail": "b@example.com"}),
+    "block": ("post", {"email": ALICE, "femail": "b@example.com"}),
+    "unblock": ("post", {"email": ALICE, "femail": "b@example.com"}),
+    "get_data": ("get", {"email": ALICE, "start": "0", "limit": "10"}),
+    "recommend": ("get", {"email": ALICE}),
+    "putPost": ("post", {"email": ALICE, "message": "hi", "time": "1"}),
     "getPost": ("get", {"oldTime": "0"}),
-    "delPost": ("get", {"email": "alice@example.com", "id": "1"}),
-    "comment": ("post", {"email": "alice@example.com", "id": "1", "comment": "hi"}),
+    "delPost": ("get", {"email": ALICE, "id": "1"}),
+    "comment": ("post", {"email": ALICE, "id": "1", "comment": "hi"}),
     "get_comments": ("get", {"id": "1"}),
-    "get_friend_post": ("get", {"email": "alice@example.com"}),
-    "report": ("post", {"email": "alice@example.com", "post": "1", "reason": "spam"}),
+    "get_friend_post": ("get", {"email": ALICE}),
+    "report": ("post", {"email": ALICE, "post": "1", "reason": "spam"}),
 }
 
 
@@ -130,9 +131,8 @@ def database_unreachable():
 @pytest.mark.parametrize("path", sorted(DATABASE_CALLS))
 def test_database_down_is_a_json_503_on_every_endpoint(api, path, settings, caplog):
     method, params = DATABASE_CALLS[path]
-    client = ApiClient(api.token)
     with database_unreachable():
-        response = getattr(client, method)(f"/{path}", params)
+        response = getattr(api, method)(f"/{path}", params)
     if path == "healthz":
         assert response.status_code == 503
         # The default cache is a table of the same database.
@@ -165,15 +165,13 @@ def test_requests_succeed_again_once_the_database_is_back(api, tmp_path):
     connection.close()
     settings_dict[key] = gone
     try:
-        assert_unavailable(api.get("/get_info", {"email": "alice@example.com"}))
-        assert_unavailable(
-            api.post("/putPost", {"email": "alice@example.com", "message": "x", "time": "1"})
-        )
+        assert_unavailable(api.get("/get_info", {"email": ALICE}))
+        assert_unavailable(api.post("/putPost", {"email": ALICE, "message": "x", "time": "1"}))
     finally:
         connection.close()
         settings_dict[key] = real
-    assert api.get("/get_info", {"email": "alice@example.com"}).json()["status"] == 6001
-    response = api.post("/putPost", {"email": "alice@example.com", "message": "back", "time": "2"})
+    assert api.get("/get_info", {"email": ALICE}).json()["status"] == 6001
+    response = api.post("/putPost", {"email": ALICE, "message": "back", "time": "2"})
     assert response.json()["status"] == 3001
     assert list(Post.objects.values_list("msg", flat=True)) == ["back"]
 
@@ -194,10 +192,10 @@ def call_wsgi(path, query, token):
     "postgresql" not in connection.settings_dict["ENGINE"],
     reason="SQLite has no server connection that could be dropped",
 )
-def test_a_dropped_persistent_connection_is_replaced_by_the_health_check(api, settings):
+def test_a_dropped_persistent_connection_is_replaced_by_the_health_check(api):
     assert connection.settings_dict["CONN_HEALTH_CHECKS"]
     assert connection.settings_dict["CONN_MAX_AGE"] > 0
-    query = {"email": "alice@example.com"}
+    query = {"email": ALICE}
     assert call_wsgi("/get_info", query, api.token)["status"] == 6001
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
@@ -215,11 +213,12 @@ def test_a_dropped_persistent_connection_is_replaced_by_the_health_check(api, se
 # Cache down
 
 
-def unreachable_redis(port):
+def redis_cache(port, **options):
     return {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{port}/0",
+            **options,
         }
     }
 
@@ -227,15 +226,14 @@ def unreachable_redis(port):
 @pytest.fixture
 def cache_down(settings):
     """The cache is a Redis server at a closed port."""
-    settings.CACHES = unreachable_redis(closed_port())
+    settings.CACHES = redis_cache(closed_port())
 
 
 @pytest.fixture
 def bob_post(make_user):
-    return make_post(make_user(email="bob@example.com", username="bob"))
+    return make_post(make_user(email=BOB, username="bob"))
 
 
-ALICE, BOB = "alice@example.com", "bob@example.com"
 # path -> (method, parameters, status): the endpoints that need no cache keep working without it.
 # "{post}" is bob's post, "{own_post}" one of alice's.
 CACHE_FREE_CALLS = {
@@ -375,9 +373,7 @@ def throwaway_redis(tmp_path):
 
 
 def test_redis_stopped_and_restarted_around_live_requests(api, throwaway_redis, settings):
-    settings.CACHES = {
-        "default": {**unreachable_redis(ThrowawayRedis.PORT)["default"], "KEY_PREFIX": "restart"}
-    }
+    settings.CACHES = redis_cache(ThrowawayRedis.PORT, KEY_PREFIX="restart")
     anon = ApiClient()
     wrong = {"email": ALICE, "pass": "wrong-password"}
     assert anon.get("/healthz").json() == {"status": 0, "msg": "ok", "db": "ok", "cache": "ok"}
@@ -391,10 +387,8 @@ def test_redis_stopped_and_restarted_around_live_requests(api, throwaway_redis, 
     assert_unavailable(anon.get("/get_yzm", {"uuid": "device-1"}))
     assert_unavailable(anon.post("/login", wrong))
     assert_unavailable(anon.post("/register1", {"email": "new@example.com"}))
-    assert (
-        api.post("/putPost", {"email": ALICE, "message": "still", "time": "1"}).json()["status"]
-        == 3001
-    )
+    post = {"email": ALICE, "message": "still", "time": "1"}
+    assert api.post("/putPost", post).json()["status"] == 3001
     assert api.get("/getPost", {"email": ALICE}).json()["status"] == 3002
 
     throwaway_redis.start()  # empty: it keeps nothing on disk
