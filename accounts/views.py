@@ -1,5 +1,7 @@
 from accounts import captcha, services
+from accounts.models import normalize_email
 from accounts.serializers import profile_info_json, profile_json
+from socialsite import replicas
 from socialsite.api import ApiError, api, client_ip, envelope, require_owner
 
 MISSING_PARAMS = (1007, "缺乏必要参数")
@@ -73,5 +75,10 @@ def reset(request, params):
 
 @api(("GET",))
 def get_info(request, params):
-    user, counts = services.visible_profile(request.api_user, params.get("email"))
-    return envelope(6001, "成功", data=profile_info_json(user, request, counts))
+    email = params.get("email")
+    # Another user's profile may come from a read replica; one's own, perhaps just edited, is
+    # read where it was written.
+    own = email is not None and normalize_email(email) == request.api_user.email
+    with replicas.reads_from_replica(enabled=not own):
+        user, counts = services.visible_profile(request.api_user, email)
+        return envelope(6001, "成功", data=profile_info_json(user, request, counts))

@@ -27,7 +27,7 @@ def put_post(request, params):
     return envelope(3001, "发布成功", data=post_json(post))
 
 
-@api(("GET",))
+@api(("GET",), replica_reads=True)
 def get_post(request, params):
     if "oldTime" not in params and "email" not in params:
         raise ApiError(3003, "缺少参数")
@@ -66,7 +66,7 @@ def comment(request, params):
     return envelope(3007, "评论成功", data=comment_json(new_comment))
 
 
-@api(("GET",))
+@api(("GET",), replica_reads=True)
 def get_comments(request, params):
     (post_id,) = params.require("id", error=ApiError(*services.NO_SUCH_POST))
     post = services.find_post_for(request.api_user, post_id)
@@ -75,7 +75,7 @@ def get_comments(request, params):
     return envelope(3002, "成功", data=[comment_json(comment) for comment in comments])
 
 
-@api(("GET",))
+@api(("GET",), replica_reads=True)
 def get_friend_post(request, params):
     invalid_request = ApiError(3000, "缺少有效参数")
     (email,) = params.require("email", error=invalid_request)

@@ -108,7 +108,7 @@ def unblock(request, params):
     return envelope(5006, "已取消拉黑")
 
 
-@api(("GET",))
+@api(("GET",), replica_reads=True)
 def get_data(request, params):
     missing = ApiError(1007, "缺乏必要参数")
     (email, _, _) = params.require("email", "start", "limit", error=missing)
@@ -119,7 +119,7 @@ def get_data(request, params):
     return envelope(1008, "得到了相应的数据", data=[profile_json(user, request) for user in users])
 
 
-@api(("GET",))
+@api(("GET",), replica_reads=True)
 def recommend(request, params):
     missing = ApiError(1007, "缺乏必要参数")
     (email,) = params.require("email", error=missing)

@@ -9,6 +9,8 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from socialsite import replicas
+
 
 class ApiError(Exception):
     """A business or transport outcome that ends the request: `status` and `msg` go into the
@@ -161,11 +163,13 @@ def client_ip(request):
     return request.META.get("REMOTE_ADDR", "")
 
 
-def api(methods=("GET",), *, auth=True):
+def api(methods=("GET",), *, auth=True, replica_reads=False):
     """Make a function `view(request, params)` an API endpoint: it checks the method (9405) and,
     with `auth`, the Bearer token (9401, 9402); exempts it from CSRF (no cookie authenticates
     the API); and turns an `ApiError` into the envelope. Owner checks are the view's, through
-    `require_owner`, because API.md orders them after each endpoint's own not-found codes."""
+    `require_owner`, because API.md orders them after each endpoint's own not-found codes.
+    With `replica_reads` (read-only list endpoints) the view's reads may go to a read replica;
+    the token is always checked on the primary, so that a revocation takes effect at once."""
     allowed = tuple(methods)
 
     def decorator(view):
@@ -177,7 +181,9 @@ def api(methods=("GET",), *, auth=True):
                     raise transport_error(9405, headers={"Allow": ", ".join(allowed)})
                 if auth:
                     authenticate(request)
-                return view(request, read_params(request), *args, **kwargs)
+                params = read_params(request)
+                with replicas.reads_from_replica(replica_reads):
+                    return view(request, params, *args, **kwargs)
             except ApiError as error:
                 return error_response(error)
 
@@ -187,9 +193,17 @@ def api(methods=("GET",), *, auth=True):
 
 
 def authenticate(request):
-    token = request.api_token
+    """Set `request.api_token` and `request.api_user` from `Authorization: Bearer <token>`.
+    The token is looked up here, inside the view, so that a database that cannot be reached
+    ends in the one error mapping (9503) like any other failure of the request."""
+    from accounts.models import AuthToken
+
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    key = key.strip()
+    token = AuthToken.objects.find(key) if scheme.lower() == "bearer" and key else None
     if token is None:
         raise transport_error(9401)
+    request.api_token = token
     if not token.user.is_active:
         raise transport_error(9402)
     if not token.is_usable():

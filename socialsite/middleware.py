@@ -1,33 +1,14 @@
 import logging
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from socialsite.api import ApiError, error_response, transport_error
 
 logger = logging.getLogger("socialsite.api")
-
-
-class BearerTokenMiddleware:
-    """Sets `request.api_token` to the `AuthToken` named by `Authorization: Bearer <token>`, or
-    None (no query without the header). Whether the token may be used is the `@api` decorator's
-    decision, so that it can answer 9401 or 9402."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        request.api_token = self._token(request)
-        return self.get_response(request)
-
-    @staticmethod
-    def _token(request):
-        from accounts.models import AuthToken
-
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            return None
-        return AuthToken.objects.find(key.strip())
 
 
 # HTTP status of a non-JSON error page → the 9xxx code it becomes.
@@ -63,7 +44,16 @@ class JsonErrorMiddleware:
         return error_response(exception_to_error(request, exception))
 
 
+# The database or the cache (Redis) could not be reached, or gave up (SQLite's busy timeout, a
+# PostgreSQL deadlock): the same request may well succeed later, so it is a 503, not a 500. The
+# limits and captchas kept in the cache raise these too, so they fail closed.
+UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+
+
 def exception_to_error(request, exception):
+    if isinstance(exception, UNAVAILABLE):
+        logger.error("Unavailable on %s %s: %r", request.method, request.path, exception)
+        return transport_error(9503)
     if isinstance(exception, ApiError):
         return exception
     if isinstance(exception, Http404):

@@ -1,9 +1,11 @@
 import logging
+import sys
 
 from django.core.cache import cache
 from django.db import connection
 
 from socialsite.api import api, envelope, error_response, transport_error
+from socialsite.middleware import UNAVAILABLE
 
 logger = logging.getLogger("socialsite.api")
 
@@ -49,4 +51,7 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
-    return error_response(transport_error(9500))
+    # Django calls this while it handles the exception (outside any view: a middleware, the
+    # admin), which is therefore still at hand.
+    unavailable = isinstance(sys.exc_info()[1], UNAVAILABLE)
+    return error_response(transport_error(9503 if unavailable else 9500))
