@@ -17,7 +17,9 @@ PROFILE_FIELDS = (
 
 
 class EmailForm(forms.Form):
-    email = forms.EmailField()
+    # The column's limit (254), not the form field's default (320): a longer email is malformed,
+    # not a failed INSERT.
+    email = forms.EmailField(max_length=User._meta.get_field("email").max_length)
 
 
 class ProfileForm(forms.ModelForm):

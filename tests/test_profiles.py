@@ -247,7 +247,16 @@ class TestGetInfo:
         body = api.get("/get_info", {"email": "alice@example.com"}).json()
         assert body["data"]["img"] == f"http://testserver/media/{user.avatar.name}"
 
-    @pytest.mark.parametrize("query", [{}, {"email": ""}, {"email": "nobody@example.com"}])
+    @pytest.mark.parametrize(
+        "query",
+        [
+            {},
+            {"email": ""},
+            {"email": "nobody@example.com"},
+            {"email": "\x00"},
+            {"email": "alice\x00@example.com"},
+        ],
+    )
     def test_missing_or_unknown(self, api, user, query):
         assert api.get("/get_info", query).json() == {"status": 6000, "msg": "缺少有效参数"}
 

@@ -27,6 +27,9 @@ PROFILE_KEYS = {
 
 pytestmark = pytest.mark.django_db
 
+# Longer than the email column (254) and than a database cache key (255).
+LONG_EMAIL = "a" * 250 + "@example.com"
+
 
 def sent_code(mailoutbox, email):
     message = mailoutbox[-1]
@@ -62,6 +65,13 @@ class TestRegister1:
     def test_missing_or_malformed_email(self, anon, mailoutbox, data):
         body = anon.post("/register1", data).json()
         assert (body["status"], body["msg"]) == (1005, "邮件验证码发送失败")
+        assert mailoutbox == []
+
+    def test_an_email_longer_than_the_column_is_malformed(self, anon, mailoutbox):
+        body = anon.post("/register1", {"email": LONG_EMAIL}).json()
+        assert (body["status"], body["msg"]) == (1005, "邮件验证码发送失败")
+        assert list(body["errors"]) == ["email"]
+        assert all(isinstance(message, str) for message in body["errors"]["email"])
         assert mailoutbox == []
 
     def test_mail_failure_is_1005_and_allows_a_retry(self, anon, settings, mailoutbox):
@@ -117,6 +127,11 @@ class TestCheckEmail:
     @pytest.mark.parametrize("data", [{}, {"email": "new@example.com"}, {"value": "123456"}])
     def test_missing_parameters(self, anon, data):
         assert anon.post("/check_email", data).json() == {"status": 1003, "msg": "验证码错误"}
+
+    @pytest.mark.parametrize("email", ["\x00", "new\x00@example.com", LONG_EMAIL])
+    def test_an_email_no_code_was_sent_to(self, anon, email):
+        body = anon.post("/check_email", {"email": email, "value": "123456"}).json()
+        assert body == {"status": 1003, "msg": "验证码错误"}
 
     def test_wrong_code(self, anon, mailoutbox):
         anon.post("/register1", {"email": "new@example.com"})
@@ -271,6 +286,14 @@ class TestLogin:
     def test_no_such_user(self, anon, db):
         body = anon.post("/login", {"email": "nobody@example.com", "pass": PASSWORD}).json()
         assert body == {"status": 1000, "msg": "无此用户信息"}
+
+    @pytest.mark.parametrize("email", ["\x00", "alice\x00@example.com", LONG_EMAIL])
+    def test_an_email_that_names_nobody_counts_as_a_failure(self, anon, user, email):
+        for _ in range(3):
+            body = anon.post("/login", {"email": email, "pass": PASSWORD}).json()
+            assert body == {"status": 1000, "msg": "无此用户信息"}
+        # Counted per email (and per address): the fourth try needs a captcha.
+        assert anon.post("/login", {"email": email, "pass": PASSWORD}).json()["status"] == 1003
 
     def test_wrong_password(self, anon, user):
         body = anon.post("/login", {"email": user.email, "pass": "wrong-password"}).json()
