@@ -422,7 +422,7 @@ class TestUserAdmin:
             assert legend in content
         assert 'href="../password/"' in content  # Django's own password change form
 
-    def test_password_change_page(self, staff, user):
+    def test_password_change_page(self, staff, user, api):
         response = staff.post(
             f"/admin/accounts/user/{user.pk}/password/",
             {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
@@ -430,6 +430,8 @@ class TestUserAdmin:
         assert response.status_code == 302
         user.refresh_from_db()
         assert user.check_password(NEW_PASSWORD)
+        # Like a password change through /reset, it ends the logins made with the old password.
+        assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
 
     def test_deactivate_action_revokes_tokens(self, staff, user, api):
         response = staff.post(
@@ -441,6 +443,24 @@ class TestUserAdmin:
         assert not AuthToken.objects.filter(user=user).usable().exists()
         User.objects.filter(pk=user.pk).update(is_active=True)
         assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
+
+    def test_unticking_active_on_the_change_page_revokes_tokens(self, staff, user, api):
+        data = change_form(staff, user)
+        del data["is_active"]
+        response = staff.post(f"/admin/accounts/user/{user.pk}/change/", data)
+        assert response.status_code == 302
+        user.refresh_from_db()
+        assert not user.is_active
+        assert not AuthToken.objects.filter(user=user).usable().exists()
+        User.objects.filter(pk=user.pk).update(is_active=True)
+        assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
+
+    def test_other_edits_keep_the_tokens(self, staff, user, api):
+        response = staff.post(
+            f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, like="围棋")
+        )
+        assert response.status_code == 302
+        assert api.get("/get_info", {"email": "alice@example.com"}).json()["status"] == 6001
 
     def test_staff_cannot_deactivate_themselves(self, staff, user):
         me = User.objects.get(email="admin@example.com")
