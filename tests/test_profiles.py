@@ -372,6 +372,16 @@ def change_form(client, user, **fields):
     return data
 
 
+def assert_deactivated_for_good(response, user, api):
+    """The admin saved, `user` is inactive, and their tokens stay revoked after reactivation."""
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert not user.is_active
+    assert not AuthToken.objects.filter(user=user).usable().exists()
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
+
+
 class TestUserAdmin:
     def test_changelist_shows_thumbnails(self, staff, user):
         with_avatar(user)
@@ -437,23 +447,13 @@ class TestUserAdmin:
         response = staff.post(
             "/admin/accounts/user/", {"action": "deactivate", "_selected_action": [user.pk]}
         )
-        assert response.status_code == 302
-        user.refresh_from_db()
-        assert not user.is_active
-        assert not AuthToken.objects.filter(user=user).usable().exists()
-        User.objects.filter(pk=user.pk).update(is_active=True)
-        assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
+        assert_deactivated_for_good(response, user, api)
 
     def test_unticking_active_on_the_change_page_revokes_tokens(self, staff, user, api):
         data = change_form(staff, user)
         del data["is_active"]
         response = staff.post(f"/admin/accounts/user/{user.pk}/change/", data)
-        assert response.status_code == 302
-        user.refresh_from_db()
-        assert not user.is_active
-        assert not AuthToken.objects.filter(user=user).usable().exists()
-        User.objects.filter(pk=user.pk).update(is_active=True)
-        assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
+        assert_deactivated_for_good(response, user, api)
 
     def test_other_edits_keep_the_tokens(self, staff, user, api):
         response = staff.post(
