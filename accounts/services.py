@@ -52,8 +52,16 @@ def send_signup_code(email, *, client_ip):
     email = normalize_email(form.cleaned_data["email"])
     if User.objects.filter(email=email).exists():
         raise ApiError(1010, "该用户已注册")
-    ratelimit.hit("signup-address", client_ip, limit=SIGNUP_CODES_PER_ADDRESS_PER_HOUR, window=3600)
+    # The email's cooldown first: a request it refuses sends no code, so it must not use up the
+    # address's hourly allowance (API.md counts codes).
     ratelimit.cooldown("signup-email", email, seconds=SIGNUP_CODE_COOLDOWN_SECONDS)
+    try:
+        ratelimit.hit(
+            "signup-address", client_ip, limit=SIGNUP_CODES_PER_ADDRESS_PER_HOUR, window=3600
+        )
+    except ApiError:
+        ratelimit.release_cooldown("signup-email", email)
+        raise
 
     code = f"{secrets.randbelow(10**6):06d}"
     EmailCode.objects.update_or_create(

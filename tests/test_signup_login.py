@@ -103,6 +103,20 @@ class TestRegister1:
             other_address.post("/register1", {"email": "n10@example.com"}).json()["status"] == 1004
         )
 
+    def test_refused_retries_do_not_use_up_the_address_allowance(self, anon, mailoutbox):
+        for _ in range(12):  # one code, then impatient retries within the minute
+            anon.post("/register1", {"email": "n0@example.com"})
+        for number in range(1, 10):
+            body = anon.post("/register1", {"email": f"n{number}@example.com"}).json()
+            assert body["status"] == 1004
+        assert len(mailoutbox) == 10
+        assert anon.post("/register1", {"email": "n10@example.com"}).status_code == 429
+        # A request the address limit refuses starts no cooldown for its email.
+        other_address = ApiClient(REMOTE_ADDR="10.0.0.2")
+        assert (
+            other_address.post("/register1", {"email": "n10@example.com"}).json()["status"] == 1004
+        )
+
     def test_registered_check_comes_before_the_limit(self, anon, user, mailoutbox):
         for number in range(10):
             anon.post("/register1", {"email": f"n{number}@example.com"})
