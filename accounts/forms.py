@@ -23,8 +23,9 @@ class EmailForm(forms.Form):
 
 
 class ProfileForm(forms.ModelForm):
-    """The editable profile fields. Only fields present in the data are validated and saved, so
-    a missing field leaves the stored value unchanged (API.md, /reset)."""
+    """The editable profile fields. Only fields given in the data are validated and saved, so a
+    missing field leaves the stored value unchanged (API.md, /reset). Blank counts as missing:
+    the form would strip it to "" and clear the field."""
 
     birthday = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
 
@@ -35,7 +36,7 @@ class ProfileForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in list(self.fields):
-            if name not in self.data:
+            if not str(self.data.get(name, "")).strip():
                 del self.fields[name]
 
 

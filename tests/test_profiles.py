@@ -68,7 +68,7 @@ class TestReset:
     def test_missing_and_empty_fields_are_left_unchanged(self, api, user):
         User.objects.filter(pk=user.pk).update(like="篮球", location="北京")
         body = api.post(
-            "/reset", {"email": "alice@example.com", "like": "", "name": "", "sex": ""}
+            "/reset", {"email": "alice@example.com", "like": "", "name": " \t\n", "sex": ""}
         ).json()
         assert body["status"] == 1002
         assert (body["data"]["like"], body["data"]["location"], body["data"]["name"]) == (
