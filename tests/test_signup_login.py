@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import signing
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts import services
@@ -354,6 +355,14 @@ class TestLogin:
             elsewhere.post("/login", {"email": other.email, "pass": PASSWORD}).json()["status"]
             == 1002
         )
+
+    def test_failures_outlive_a_full_cache(self, anon, user):
+        for _ in range(3):
+            anon.post("/login", {"email": user.email, "pass": "wrong-password"})
+        # Many other entries, sorting after the counters: a culling cache would drop these first.
+        cache.set_many({f"zz-{number}": 1 for number in range(400)})
+        good = {"email": user.email, "pass": PASSWORD}
+        assert anon.post("/login", good).json()["status"] == 1003
 
     def test_captcha_always_and_never(self, anon, user, settings):
         good = {"email": user.email, "pass": PASSWORD}
