@@ -85,10 +85,10 @@ else:
 # shared by every worker process: a database table by default, Redis in production.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://django_cache")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
-    # Past MAX_ENTRIES (Django's default: 300) the database cache deletes a third of its rows,
-    # live ones included: limits and failure counters would vanish under load or a flood of
-    # captchas. Expired rows are culled first, so the table stays near the live entries.
-    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 1_000_000)
+    # Past MAX_ENTRIES (Django's default: 300) the database cache deletes its expired rows and
+    # then a third of the live ones: limits and failure counters would vanish under load or a
+    # flood of captchas. Not much higher: every write counts the rows. (Busy sites use Redis.)
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
