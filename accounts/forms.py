@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils import timezone
 
 from accounts import avatars
 from accounts.models import User
@@ -28,6 +29,12 @@ class ProfileForm(forms.ModelForm):
     the form would strip it to "" and clear the field."""
 
     birthday = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
+
+    def clean_birthday(self):
+        birthday = self.cleaned_data["birthday"]
+        if birthday and birthday > timezone.localdate():
+            raise forms.ValidationError("生日不能晚于今天。", code="future")
+        return birthday
 
     class Meta:
         model = User

@@ -152,6 +152,15 @@ class TestReset:
         user.refresh_from_db()
         assert user.name == "Alice"
 
+    def test_a_birthday_in_the_future(self, api, user):
+        tomorrow = timezone.localdate() + timedelta(days=1)
+        response = api.post("/reset", {"email": "alice@example.com", "birthday": str(tomorrow)})
+        assert response.status_code == 400
+        assert list(response.json()["errors"]) == ["birthday"]
+        today = str(timezone.localdate())
+        body = api.post("/reset", {"email": "alice@example.com", "birthday": today}).json()
+        assert (body["status"], body["data"]["birthday"]) == (1002, today)
+
     def test_the_longest_allowed_texts(self, api, user):
         data = {"name": "n" * 50, "location": "l" * 100, "introduction": "i" * 500}
         body = api.post("/reset", {"email": "alice@example.com", **data}).json()
