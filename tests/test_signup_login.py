@@ -276,6 +276,16 @@ class TestCaptcha:
     def test_missing_uuid(self, anon):
         assert anon.get("/get_yzm").json() == {"status": 2001, "msg": "缺少必要参数"}
 
+    def test_thirty_per_address_per_ten_minutes(self, anon):
+        for number in range(30):
+            assert anon.get("/get_yzm", {"uuid": f"device-{number}"}).json()["status"] == 2000
+        response = anon.get("/get_yzm", {"uuid": "device-30"})
+        assert response.status_code == 429
+        assert response.json() == {"status": 9429, "msg": "请求过于频繁"}
+        assert 1 <= int(response["Retry-After"]) <= 600
+        elsewhere = ApiClient(REMOTE_ADDR="10.0.0.9")
+        assert elsewhere.get("/get_yzm", {"uuid": "device-30"}).json()["status"] == 2000
+
 
 def solve(uuid):
     """The answer the server keeps for `uuid`, read the way a person would: from the cache."""
