@@ -183,6 +183,15 @@ def read_page(params):
 
 
 def client_ip(request):
+    """The client's address, which the per-address limits count. Behind TRUSTED_PROXIES reverse
+    proxies it is the address the outermost of them saw: that many entries from the right of
+    X-Forwarded-For (those further left are the client's to forge)."""
+    hops = settings.TRUSTED_PROXIES
+    if hops:
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")
+        addresses = [address.strip() for address in forwarded if address.strip()]
+        if len(addresses) >= hops:
+            return addresses[-hops]
     return request.META.get("REMOTE_ADDR", "")
 
 

@@ -374,6 +374,29 @@ class TestLogin:
         good = {"email": user.email, "pass": PASSWORD}
         assert anon.post("/login", good).json()["status"] == 1003
 
+    # Direct, X-Forwarded-For is ignored: every request comes from the test client's address.
+    @pytest.mark.parametrize(
+        ("proxies", "another_client_status"), [(0, 1003), (1, 1002)], ids=["direct", "proxied"]
+    )
+    def test_the_client_address_behind_trusted_proxies(
+        self, anon, make_user, settings, proxies, another_client_status
+    ):
+        settings.TRUSTED_PROXIES = proxies
+        other = make_user()
+        # Three failures from 203.0.113.7, which forges an address in front; the proxy appends
+        # the one it saw.
+        for number in range(3):
+            anon.post(
+                "/login",
+                {"email": f"ghost{number}@example.com", "pass": "x"},
+                HTTP_X_FORWARDED_FOR=f"198.51.100.{number}, 203.0.113.7",
+            )
+        good = {"email": other.email, "pass": PASSWORD}
+        same_client = anon.post("/login", good, HTTP_X_FORWARDED_FOR="203.0.113.7").json()
+        assert same_client["status"] == 1003
+        another_client = anon.post("/login", good, HTTP_X_FORWARDED_FOR="192.0.2.1").json()
+        assert another_client["status"] == another_client_status
+
     def test_captcha_always_and_never(self, anon, user, settings):
         good = {"email": user.email, "pass": PASSWORD}
         settings.LOGIN_CAPTCHA = "always"
