@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -275,6 +275,22 @@ def login(*, email, password, captcha_uuid, captcha_answer, client_ip):
 
 def logout(token):
     AuthToken.objects.filter(pk=token.pk).revoke()
+
+
+# How long the admin keeps showing a token that can no longer be used.
+DEAD_TOKEN_RETENTION = timedelta(days=7)
+
+
+def purge_expired():
+    """Delete tokens expired or revoked over DEAD_TOKEN_RETENTION ago and expired sign-up codes;
+    returns (tokens deleted, codes deleted)."""
+    now = timezone.now()
+    cutoff = now - DEAD_TOKEN_RETENTION
+    tokens, _ = AuthToken.objects.filter(
+        Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff)
+    ).delete()
+    codes, _ = EmailCode.objects.filter(expires_at__lte=now).delete()
+    return tokens, codes
 
 
 def deactivate_users(users):
