@@ -1,6 +1,10 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    AdminUserCreationForm,
+    UserChangeForm,
+)
 from django.utils.html import format_html
 
 from accounts import avatars, services
@@ -24,6 +28,16 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
 
+class PasswordChangeForm(AdminPasswordChangeForm):
+    """Staff setting a password (a compromised account, say) also end the user's API logins, as
+    Django ends their sessions."""
+
+    def save(self, commit=True):
+        user = super().save(commit)
+        AuthToken.objects.filter(user=user).revoke()
+        return user
+
+
 def avatar_img(user, size):
     if not user.avatar:
         return "—"
@@ -39,6 +53,7 @@ def avatar_img(user, size):
 class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
+    change_password_form = PasswordChangeForm
     ordering = ("-date_joined",)
     list_display = (
         "avatar_thumbnail",
@@ -94,6 +109,9 @@ class UserAdmin(DjangoUserAdmin):
             replaced = User.objects.filter(pk=obj.pk).values_list("avatar", flat=True).first()
             avatars.delete_on_commit(replaced, obj.avatar.storage)
         super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # Unticking "active" is a deactivation like the action's: it revokes the tokens.
+            services.deactivate_users(User.objects.filter(pk=obj.pk))
 
     @admin.action(description="停用所选用户（并撤销其登录令牌）", permissions=["change"])
     def deactivate(self, request, queryset):

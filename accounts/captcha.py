@@ -9,7 +9,12 @@ import secrets
 from django.core.cache import cache
 from PIL import Image, ImageDraw, ImageFont
 
+from socialsite import ratelimit
+
 TTL_SECONDS = 5 * 60
+# Drawing and storing a captcha costs CPU and a cache row: a flood from one address gets 9429.
+PER_ADDRESS_LIMIT = 30
+PER_ADDRESS_WINDOW_SECONDS = 10 * 60
 # No 0/O, 1/I/L, 2/Z, 5/S: characters people confuse in a distorted image.
 ALPHABET = "ABCDEFGHJKMNPQRTUVWXY346789"
 WIDTH, HEIGHT = 160, 60
@@ -19,8 +24,11 @@ def _key(uuid):
     return "captcha:" + hashlib.sha256(uuid.encode()).hexdigest()
 
 
-def new_captcha(uuid):
+def new_captcha(uuid, *, client_ip):
     """Make a new challenge for `uuid` (replacing any earlier one); returns base64 PNG."""
+    ratelimit.hit(
+        "captcha-address", client_ip, limit=PER_ADDRESS_LIMIT, window=PER_ADDRESS_WINDOW_SECONDS
+    )
     answer = "".join(secrets.choice(ALPHABET) for _ in range(secrets.choice((4, 5, 6))))
     cache.set(_key(uuid), answer.lower(), TTL_SECONDS)
     return base64.b64encode(_draw(answer)).decode("ascii")

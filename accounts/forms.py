@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils import timezone
 
 from accounts import avatars
 from accounts.models import User
@@ -17,14 +18,23 @@ PROFILE_FIELDS = (
 
 
 class EmailForm(forms.Form):
-    email = forms.EmailField()
+    # The column's limit (254), not the form field's default (320): a longer email is malformed,
+    # not a failed INSERT.
+    email = forms.EmailField(max_length=User._meta.get_field("email").max_length)
 
 
 class ProfileForm(forms.ModelForm):
-    """The editable profile fields. Only fields present in the data are validated and saved, so
-    a missing field leaves the stored value unchanged (API.md, /reset)."""
+    """The editable profile fields. Only fields given in the data are validated and saved, so a
+    missing field leaves the stored value unchanged (API.md, /reset). Blank counts as missing:
+    the form would strip it to "" and clear the field."""
 
     birthday = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
+
+    def clean_birthday(self):
+        birthday = self.cleaned_data["birthday"]
+        if birthday and birthday > timezone.localdate():
+            raise forms.ValidationError("生日不能晚于今天。", code="future")
+        return birthday
 
     class Meta:
         model = User
@@ -33,7 +43,7 @@ class ProfileForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in list(self.fields):
-            if name not in self.data:
+            if not str(self.data.get(name, "")).strip():
                 del self.fields[name]
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -47,12 +47,21 @@ def send_signup_code(email, *, client_ip):
     """Email a 6-digit code to a new address (1004), within the per-email and per-address limits."""
     form = EmailForm(data={"email": email or ""})
     if not form.is_valid():
-        raise ApiError(1005, "邮件验证码发送失败", extra={"errors": form.errors.get_json_data()})
+        errors = {field: list(messages) for field, messages in form.errors.items()}
+        raise ApiError(1005, "邮件验证码发送失败", extra={"errors": errors})
     email = normalize_email(form.cleaned_data["email"])
     if User.objects.filter(email=email).exists():
         raise ApiError(1010, "该用户已注册")
-    ratelimit.hit("signup-address", client_ip, limit=SIGNUP_CODES_PER_ADDRESS_PER_HOUR, window=3600)
+    # The email's cooldown first: a request it refuses sends no code, so it must not use up the
+    # address's hourly allowance (API.md counts codes).
     ratelimit.cooldown("signup-email", email, seconds=SIGNUP_CODE_COOLDOWN_SECONDS)
+    try:
+        ratelimit.hit(
+            "signup-address", client_ip, limit=SIGNUP_CODES_PER_ADDRESS_PER_HOUR, window=3600
+        )
+    except ApiError:
+        ratelimit.release_cooldown("signup-email", email)
+        raise
 
     code = f"{secrets.randbelow(10**6):06d}"
     EmailCode.objects.update_or_create(
@@ -76,9 +85,10 @@ def send_signup_code(email, *, client_ip):
 def verify_signup_code(email, code):
     """Spend a correct code on a signed `rid` naming the email; a wrong one counts a try."""
     wrong = ApiError(1003, "验证码错误")
-    if not email or not code:
+    email = normalize_email(email or "")
+    # PostgreSQL refuses NUL in a query: an email holding one has no code.
+    if not email or not code or "\x00" in email:
         raise wrong
-    email = normalize_email(email)
     with transaction.atomic():
         pending = EmailCode.objects.select_for_update().filter(email=email).first()
         if pending is None or pending.expires_at <= timezone.now():
@@ -218,7 +228,7 @@ def update_profile(user, *, fields, token):
 def visible_profile(viewer, email):
     """/get_info: the user named by `email` if `viewer` may see them, and the counts only the
     owner sees (empty for anyone else). 6000 for a missing, unknown or hidden user."""
-    user = email and User.objects.visible_to(viewer).filter(email=normalize_email(email)).first()
+    user = email and User.objects.visible_to(viewer).with_email(email).first()
     if not user:
         raise ApiError(6000, "缺少有效参数")
     counts = extensions.counts_for_owner(user) if user.pk == viewer.pk else {}
@@ -248,7 +258,7 @@ def login(*, email, password, captcha_uuid, captcha_answer, client_ip):
         captcha_uuid, captcha_answer
     ):
         raise ApiError(1003, "验证码错误")
-    user = User.objects.filter(email=email).first()
+    user = User.objects.with_email(email).first()
     if user is None:
         _record_login_failure(email, client_ip)
         raise ApiError(1000, "无此用户信息")
@@ -265,6 +275,22 @@ def login(*, email, password, captcha_uuid, captcha_answer, client_ip):
 
 def logout(token):
     AuthToken.objects.filter(pk=token.pk).revoke()
+
+
+# How long the admin keeps showing a token that can no longer be used.
+DEAD_TOKEN_RETENTION = timedelta(days=7)
+
+
+def purge_expired():
+    """Delete tokens expired or revoked over DEAD_TOKEN_RETENTION ago and expired sign-up codes;
+    returns (tokens deleted, codes deleted)."""
+    now = timezone.now()
+    cutoff = now - DEAD_TOKEN_RETENTION
+    tokens, _ = AuthToken.objects.filter(
+        Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff)
+    ).delete()
+    codes, _ = EmailCode.objects.filter(expires_at__lte=now).delete()
+    return tokens, codes
 
 
 def deactivate_users(users):

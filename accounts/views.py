@@ -43,7 +43,9 @@ def register2(request, params):
 @api(("GET",), auth=False)
 def get_yzm(request, params):
     (uuid,) = params.require("uuid", error=ApiError(2001, "缺少必要参数"))
-    return envelope(2000, "获取验证码成功", yzm_b64=captcha.new_captcha(uuid))
+    return envelope(
+        2000, "获取验证码成功", yzm_b64=captcha.new_captcha(uuid, client_ip=client_ip(request))
+    )
 
 
 @api(("POST",), auth=False)

@@ -5,8 +5,10 @@ import functools
 import json
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from socialsite import replicas
@@ -117,23 +119,46 @@ def _scalar(name, value):
     raise invalid({name: ["应为字符串或数字。"]})
 
 
+def _json_object(body):
+    try:
+        data = json.loads(body or b"{}")
+        # A lone surrogate ("\\ud800") is valid JSON but no text: it could be neither stored
+        # nor echoed back in UTF-8.
+        json.dumps(data, ensure_ascii=False).encode()
+    # ValueError: malformed JSON, bad UTF-8, an integer of over 4300 digits, a lone surrogate;
+    # RecursionError: nesting deeper than the parser goes.
+    except (ValueError, RecursionError) as exc:
+        raise invalid({"body": [f"JSON 格式错误：{exc}"]}) from None
+    if not isinstance(data, dict):
+        raise invalid({"body": ["JSON 请求体应为对象。"]})
+    return data
+
+
+def _check_body_size(request):
+    """9413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE. Django checks only the non-file part of a
+    multipart body; the API reads no files, so the whole body counts."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if limit is not None and length > limit:
+        raise transport_error(9413)
+
+
 def read_params(request):
     """GET reads the query string; POST reads a form body or a JSON object body."""
     if request.method != "POST":
         return Params(request.GET.dict())
+    _check_body_size(request)
     try:
         if request.content_type == "application/json":
-            try:
-                body = json.loads(request.body or b"{}")
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise invalid({"body": [f"JSON 格式错误：{exc}"]}) from None
-            if not isinstance(body, dict):
-                raise invalid({"body": ["JSON 请求体应为对象。"]})
+            body = _json_object(request.body)
             return Params({name: _scalar(name, value) for name, value in body.items()})
         return Params(request.POST.dict())
     except RequestDataTooBig:
         raise transport_error(9413) from None
-    except SuspiciousOperation as exc:  # too many fields, malformed multipart
+    except (SuspiciousOperation, MultiPartParserError) as exc:  # too many fields, bad multipart
         raise invalid({"body": [str(exc)]}) from None
 
 
@@ -160,6 +185,15 @@ def read_page(params):
 
 
 def client_ip(request):
+    """The client's address, which the per-address limits count. Behind TRUSTED_PROXIES reverse
+    proxies it is the address the outermost of them saw: that many entries from the right of
+    X-Forwarded-For (those further left are the client's to forge)."""
+    hops = settings.TRUSTED_PROXIES
+    if hops:
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")
+        addresses = [address.strip() for address in forwarded if address.strip()]
+        if len(addresses) >= hops:
+            return addresses[-hops]
     return request.META.get("REMOTE_ADDR", "")
 
 
@@ -217,10 +251,8 @@ def require_owner(request, email, *, unknown):
     from accounts.models import User, normalize_email
 
     caller = request.api_user
-    email = normalize_email(email)
-    if email == caller.email:
+    if normalize_email(email) == caller.email:
         return caller
-    # PostgreSQL refuses NUL in a query string; an email with one names nobody.
-    if "\x00" in email or not User.objects.filter(email=email).exists():
+    if not User.objects.with_email(email).exists():
         raise unknown
     raise transport_error(9403)

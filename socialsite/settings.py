@@ -31,9 +31,16 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# How many reverse proxies stand in front of the app (each appending to X-Forwarded-For and
+# setting X-Forwarded-Proto): client addresses, and https in the avatar URLs, come from them.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 # The header through which the TLS-terminating proxy says a request came over HTTPS (e.g.
-# X-Forwarded-Proto: https). Set it only when that proxy always sets or overwrites the header.
-if _proxy_ssl_header := env.str("SECURE_PROXY_SSL_HEADER", default=""):
+# X-Forwarded-Proto: https). Set it only when that proxy always sets or overwrites the header;
+# trusted proxies (above) are taken to set X-Forwarded-Proto.
+_proxy_ssl_header = env.str(
+    "SECURE_PROXY_SSL_HEADER", default="X-Forwarded-Proto" if TRUSTED_PROXIES else ""
+)
+if _proxy_ssl_header:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
 
 INSTALLED_APPS = [
@@ -117,6 +124,11 @@ DATABASE_ROUTERS = ["socialsite.replicas.ReplicaRouter"]
 # The default cache holds captcha answers, rate limits and login-failure counters, so it must be
 # shared by every worker process: a database table by default, Redis in production.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://django_cache")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    # Past MAX_ENTRIES (Django's default: 300) the database cache deletes its expired rows and
+    # then a third of the live ones: limits and failure counters would vanish under load or a
+    # flood of captchas. Not much higher: every write counts the rows. (Busy sites use Redis.)
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [

@@ -1,6 +1,7 @@
 """API.md "Conventions": the envelope, the 9xxx table and parameter reading, whatever DEBUG is."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import override_settings
 from django.urls import path
@@ -73,7 +74,20 @@ def test_method_is_checked_before_authentication(anon, debug):
     assert anon.get("/logout").status_code == 405
 
 
-@pytest.mark.parametrize("body", ["{not json", "[1, 2]", '"text"', "\xff"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        "[1, 2]",
+        '"text"',
+        "\xff",
+        "[" * 100_000,  # deeper than the parser's recursion
+        '{"a": ' + "9" * 5000 + "}",  # over Python's 4300-digit integer limit
+        '{"a": "\\ud800"}',  # a lone surrogate: valid JSON, but no UTF-8 text
+        '{"\\udfff": "x"}',
+    ],
+    ids=["syntax", "list", "string", "bad-utf8", "deep", "long-int", "surrogate", "surrogate-key"],
+)
 def test_malformed_json_body(anon, debug, body):
     response = anon.post("/echo", body, content_type="application/json")
     body = assert_error(response, 400, 9400, "参数格式错误")
@@ -105,6 +119,21 @@ def test_body_over_the_limit(anon, debug, settings):
         "/echo", "{" + '"a": "' + "x" * 2048 + '"}', content_type="application/json"
     )
     assert_error(response, 413, 9413, "请求体过大")
+
+
+def test_file_parts_count_towards_the_body_limit(anon, debug, settings):
+    # Django leaves file parts out of its own limit; the API reads no files, so they count.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    upload = SimpleUploadedFile("big.bin", b"x" * 2048)
+    assert_error(anon.post("/echo", {"a": "x", "f": upload}), 413, 9413, "请求体过大")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data", "multipart/form-data; boundary=\x01"]
+)
+def test_malformed_multipart_body(anon, debug, content_type):
+    response = anon.post("/echo", b"a=b", content_type=content_type)
+    assert "body" in assert_error(response, 400, 9400, "参数格式错误")["errors"]
 
 
 @pytest.mark.parametrize("view", ["/explode", "/explode_in_api"])

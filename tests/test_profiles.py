@@ -68,7 +68,7 @@ class TestReset:
     def test_missing_and_empty_fields_are_left_unchanged(self, api, user):
         User.objects.filter(pk=user.pk).update(like="篮球", location="北京")
         body = api.post(
-            "/reset", {"email": "alice@example.com", "like": "", "name": "", "sex": ""}
+            "/reset", {"email": "alice@example.com", "like": "", "name": " \t\n", "sex": ""}
         ).json()
         assert body["status"] == 1002
         assert (body["data"]["like"], body["data"]["location"], body["data"]["name"]) == (
@@ -151,6 +151,15 @@ class TestReset:
         assert all(body["errors"][field] for field in body["errors"])
         user.refresh_from_db()
         assert user.name == "Alice"
+
+    def test_a_birthday_in_the_future(self, api, user):
+        tomorrow = timezone.localdate() + timedelta(days=1)
+        response = api.post("/reset", {"email": "alice@example.com", "birthday": str(tomorrow)})
+        assert response.status_code == 400
+        assert list(response.json()["errors"]) == ["birthday"]
+        today = str(timezone.localdate())
+        body = api.post("/reset", {"email": "alice@example.com", "birthday": today}).json()
+        assert (body["status"], body["data"]["birthday"]) == (1002, today)
 
     def test_the_longest_allowed_texts(self, api, user):
         data = {"name": "n" * 50, "location": "l" * 100, "introduction": "i" * 500}
@@ -247,7 +256,16 @@ class TestGetInfo:
         body = api.get("/get_info", {"email": "alice@example.com"}).json()
         assert body["data"]["img"] == f"http://testserver/media/{user.avatar.name}"
 
-    @pytest.mark.parametrize("query", [{}, {"email": ""}, {"email": "nobody@example.com"}])
+    @pytest.mark.parametrize(
+        "query",
+        [
+            {},
+            {"email": ""},
+            {"email": "nobody@example.com"},
+            {"email": "\x00"},
+            {"email": "alice\x00@example.com"},
+        ],
+    )
     def test_missing_or_unknown(self, api, user, query):
         assert api.get("/get_info", query).json() == {"status": 6000, "msg": "缺少有效参数"}
 
@@ -363,6 +381,16 @@ def change_form(client, user, **fields):
     return data
 
 
+def assert_deactivated_for_good(response, user, api):
+    """The admin saved, `user` is inactive, and their tokens stay revoked after reactivation."""
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert not user.is_active
+    assert not AuthToken.objects.filter(user=user).usable().exists()
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
+
+
 class TestUserAdmin:
     def test_changelist_shows_thumbnails(self, staff, user):
         with_avatar(user)
@@ -413,7 +441,7 @@ class TestUserAdmin:
             assert legend in content
         assert 'href="../password/"' in content  # Django's own password change form
 
-    def test_password_change_page(self, staff, user):
+    def test_password_change_page(self, staff, user, api):
         response = staff.post(
             f"/admin/accounts/user/{user.pk}/password/",
             {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
@@ -421,17 +449,27 @@ class TestUserAdmin:
         assert response.status_code == 302
         user.refresh_from_db()
         assert user.check_password(NEW_PASSWORD)
+        # Like a password change through /reset, it ends the logins made with the old password.
+        assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
 
     def test_deactivate_action_revokes_tokens(self, staff, user, api):
         response = staff.post(
             "/admin/accounts/user/", {"action": "deactivate", "_selected_action": [user.pk]}
         )
+        assert_deactivated_for_good(response, user, api)
+
+    def test_unticking_active_on_the_change_page_revokes_tokens(self, staff, user, api):
+        data = change_form(staff, user)
+        del data["is_active"]
+        response = staff.post(f"/admin/accounts/user/{user.pk}/change/", data)
+        assert_deactivated_for_good(response, user, api)
+
+    def test_other_edits_keep_the_tokens(self, staff, user, api):
+        response = staff.post(
+            f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, like="围棋")
+        )
         assert response.status_code == 302
-        user.refresh_from_db()
-        assert not user.is_active
-        assert not AuthToken.objects.filter(user=user).usable().exists()
-        User.objects.filter(pk=user.pk).update(is_active=True)
-        assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
+        assert api.get("/get_info", {"email": "alice@example.com"}).json()["status"] == 6001
 
     def test_staff_cannot_deactivate_themselves(self, staff, user):
         me = User.objects.get(email="admin@example.com")

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import signing
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts import services
@@ -26,6 +27,9 @@ PROFILE_KEYS = {
 }
 
 pytestmark = pytest.mark.django_db
+
+# Longer than the email column (254) and than a database cache key (255).
+LONG_EMAIL = "a" * 250 + "@example.com"
 
 
 def sent_code(mailoutbox, email):
@@ -64,6 +68,13 @@ class TestRegister1:
         assert (body["status"], body["msg"]) == (1005, "邮件验证码发送失败")
         assert mailoutbox == []
 
+    def test_an_email_longer_than_the_column_is_malformed(self, anon, mailoutbox):
+        body = anon.post("/register1", {"email": LONG_EMAIL}).json()
+        assert (body["status"], body["msg"]) == (1005, "邮件验证码发送失败")
+        assert list(body["errors"]) == ["email"]
+        assert all(isinstance(message, str) for message in body["errors"]["email"])
+        assert mailoutbox == []
+
     def test_mail_failure_is_1005_and_allows_a_retry(self, anon, settings, mailoutbox):
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 1  # nothing listens there
@@ -93,6 +104,20 @@ class TestRegister1:
             other_address.post("/register1", {"email": "n10@example.com"}).json()["status"] == 1004
         )
 
+    def test_refused_retries_do_not_use_up_the_address_allowance(self, anon, mailoutbox):
+        for _ in range(12):  # one code, then impatient retries within the minute
+            anon.post("/register1", {"email": "n0@example.com"})
+        for number in range(1, 10):
+            body = anon.post("/register1", {"email": f"n{number}@example.com"}).json()
+            assert body["status"] == 1004
+        assert len(mailoutbox) == 10
+        assert anon.post("/register1", {"email": "n10@example.com"}).status_code == 429
+        # A request the address limit refuses starts no cooldown for its email.
+        other_address = ApiClient(REMOTE_ADDR="10.0.0.2")
+        assert (
+            other_address.post("/register1", {"email": "n10@example.com"}).json()["status"] == 1004
+        )
+
     def test_registered_check_comes_before_the_limit(self, anon, user, mailoutbox):
         for number in range(10):
             anon.post("/register1", {"email": f"n{number}@example.com"})
@@ -117,6 +142,11 @@ class TestCheckEmail:
     @pytest.mark.parametrize("data", [{}, {"email": "new@example.com"}, {"value": "123456"}])
     def test_missing_parameters(self, anon, data):
         assert anon.post("/check_email", data).json() == {"status": 1003, "msg": "验证码错误"}
+
+    @pytest.mark.parametrize("email", ["\x00", "new\x00@example.com", LONG_EMAIL])
+    def test_an_email_no_code_was_sent_to(self, anon, email):
+        body = anon.post("/check_email", {"email": email, "value": "123456"}).json()
+        assert body == {"status": 1003, "msg": "验证码错误"}
 
     def test_wrong_code(self, anon, mailoutbox):
         anon.post("/register1", {"email": "new@example.com"})
@@ -246,6 +276,16 @@ class TestCaptcha:
     def test_missing_uuid(self, anon):
         assert anon.get("/get_yzm").json() == {"status": 2001, "msg": "缺少必要参数"}
 
+    def test_thirty_per_address_per_ten_minutes(self, anon):
+        for number in range(30):
+            assert anon.get("/get_yzm", {"uuid": f"device-{number}"}).json()["status"] == 2000
+        response = anon.get("/get_yzm", {"uuid": "device-30"})
+        assert response.status_code == 429
+        assert response.json() == {"status": 9429, "msg": "请求过于频繁"}
+        assert 1 <= int(response["Retry-After"]) <= 600
+        elsewhere = ApiClient(REMOTE_ADDR="10.0.0.9")
+        assert elsewhere.get("/get_yzm", {"uuid": "device-30"}).json()["status"] == 2000
+
 
 def solve(uuid):
     """The answer the server keeps for `uuid`, read the way a person would: from the cache."""
@@ -271,6 +311,14 @@ class TestLogin:
     def test_no_such_user(self, anon, db):
         body = anon.post("/login", {"email": "nobody@example.com", "pass": PASSWORD}).json()
         assert body == {"status": 1000, "msg": "无此用户信息"}
+
+    @pytest.mark.parametrize("email", ["\x00", "alice\x00@example.com", LONG_EMAIL])
+    def test_an_email_that_names_nobody_counts_as_a_failure(self, anon, user, email):
+        for _ in range(3):
+            body = anon.post("/login", {"email": email, "pass": PASSWORD}).json()
+            assert body == {"status": 1000, "msg": "无此用户信息"}
+        # Counted per email (and per address): the fourth try needs a captcha.
+        assert anon.post("/login", {"email": email, "pass": PASSWORD}).json()["status"] == 1003
 
     def test_wrong_password(self, anon, user):
         body = anon.post("/login", {"email": user.email, "pass": "wrong-password"}).json()
@@ -317,6 +365,37 @@ class TestLogin:
             elsewhere.post("/login", {"email": other.email, "pass": PASSWORD}).json()["status"]
             == 1002
         )
+
+    def test_failures_outlive_a_full_cache(self, anon, user):
+        for _ in range(3):
+            anon.post("/login", {"email": user.email, "pass": "wrong-password"})
+        # Many other entries, sorting after the counters: a culling cache would drop these first.
+        cache.set_many({f"zz-{number}": 1 for number in range(400)})
+        good = {"email": user.email, "pass": PASSWORD}
+        assert anon.post("/login", good).json()["status"] == 1003
+
+    # Direct, X-Forwarded-For is ignored: every request comes from the test client's address.
+    @pytest.mark.parametrize(
+        ("proxies", "another_client_status"), [(0, 1003), (1, 1002)], ids=["direct", "proxied"]
+    )
+    def test_the_client_address_behind_trusted_proxies(
+        self, anon, make_user, settings, proxies, another_client_status
+    ):
+        settings.TRUSTED_PROXIES = proxies
+        other = make_user()
+        # Three failures from 203.0.113.7, which forges an address in front; the proxy appends
+        # the one it saw.
+        for number in range(3):
+            anon.post(
+                "/login",
+                {"email": f"ghost{number}@example.com", "pass": "x"},
+                HTTP_X_FORWARDED_FOR=f"198.51.100.{number}, 203.0.113.7",
+            )
+        good = {"email": other.email, "pass": PASSWORD}
+        same_client = anon.post("/login", good, HTTP_X_FORWARDED_FOR="203.0.113.7").json()
+        assert same_client["status"] == 1003
+        another_client = anon.post("/login", good, HTTP_X_FORWARDED_FOR="192.0.2.1").json()
+        assert another_client["status"] == another_client_status
 
     def test_captcha_always_and_never(self, anon, user, settings):
         good = {"email": user.email, "pass": PASSWORD}
