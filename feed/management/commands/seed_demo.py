@@ -151,6 +151,8 @@ class Command(BaseCommand):
     ):
         if if_empty and User.objects.exists():
             self.stdout.write("Users exist already: no demo data made.")
+            if User.objects.filter(email=DEMO_EMAIL, is_active=True).exists():
+                self.stdout.write(f"Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}")
             return
         if min(users, friends, posts, comments) < 0 or users < 1 or batch_size < 1:
             raise CommandError("--users and --batch-size must be positive, the others ≥ 0.")
@@ -346,7 +348,7 @@ class Seeder:
     def draw_avatars(self, user_ids):
         """A few users (the demo account first) get an avatar drawn with Pillow, stored
         through the same pipeline as uploaded ones. Each file belongs to one user only."""
-        for user in User.objects.filter(pk__in=user_ids):
+        for user in User.objects.filter(pk__in=user_ids).order_by("pk"):
             image = Image.new("RGB", (256, 256), tuple(self.rng.randrange(60, 220) for _ in "rgb"))
             draw = ImageDraw.Draw(image)
             for _ in range(4):
