@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -155,3 +156,18 @@ def test_interest_tags_are_built_for_every_user():
         )
         assert stored == split_interests(user.like)
         assert stored
+
+
+def test_the_larger_sqlite_page_cache_is_for_the_load_only():
+    """The bench measures on the connection that seeded: it must see the usual settings."""
+    if connection.vendor != "sqlite":
+        pytest.skip("a SQLite setting")
+
+    def page_cache():
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            return cursor.fetchone()[0]
+
+    usual = page_cache()
+    seed()
+    assert page_cache() == usual
