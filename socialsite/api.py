@@ -5,6 +5,7 @@ import functools
 import json
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -158,6 +159,17 @@ def read_page(params):
 
 
 def client_ip(request):
+    """The address per-address limits count: REMOTE_ADDR, or, with TRUSTED_PROXY_COUNT reverse
+    proxies in front, the X-Forwarded-For entry the outermost one added. Entries further left
+    come from the client, so they are never trusted."""
+    hops = settings.TRUSTED_PROXY_COUNT
+    forwarded = [
+        address.strip()
+        for address in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if address.strip()
+    ]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
     return request.META.get("REMOTE_ADDR", "")
 
 
