@@ -7,6 +7,9 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
+# An empty database gets the demo data (200 users; the demo login's password is public):
+# `make run DEMO=no` in production.
+DEMO ?= yes
 
 .PHONY: run dev setup test lint format bench clean
 
@@ -30,7 +33,7 @@ setup: $(VENV)/.installed .env
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 	$(MANAGE) collectstatic --noinput --verbosity 0
-	$(MANAGE) seed_demo --if-empty
+	[ "$(DEMO)" = no ] || $(MANAGE) seed_demo --if-empty
 
 run: setup
 	$(BIN)/gunicorn socialsite.wsgi --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
