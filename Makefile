@@ -55,7 +55,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 # The benchmark: BENCH_ARGS="--scales 1000,5000" (default 10,000 and 100,000 users); DATABASE_URL
-# to run it on PostgreSQL; BENCH_ARGS="--http" to measure gunicorn over HTTP.
+# to run it on PostgreSQL; BENCH_ARGS="--http" to measure gunicorn over HTTP (port 5055, --port).
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

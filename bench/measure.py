@@ -341,16 +341,26 @@ def measure_in_process(calls, summarize):
     return results
 
 
+# Every read, in each variant. The writes stay in-process: they need per-call state (fresh
+# emails, sign-up codes, the posts to delete) and a client address per call for the limits.
 HTTP_READS = [
     "GET /healthz",
+    "GET /get_info (self)",
     "GET /get_info (other)",
     "GET /get_friends",
+    "GET /is_friend",
     "GET /get_data",
+    "GET /get_data?username=",
     "GET /get_data?like=",
+    "GET /get_data?sex=",
+    "GET /get_data?femail=",
     "GET /recommend",
     "GET /getPost?email=",
+    "GET /getPost?oldTime=",
     "GET /get_comments",
     "GET /get_friend_post",
+    "GET /get_friend_post?group=",
+    "GET /get_friend_post?before=",
 ]
 
 
