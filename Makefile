@@ -7,6 +7,9 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
+# An empty database gets the demo data (200 users; the demo login's password is public):
+# `make run DEMO=no` in production.
+DEMO ?= yes
 # Extra options of the demo seeding, e.g. SEED_ARGS="--users 500" (only an empty database is seeded).
 SEED_ARGS ?=
 
@@ -32,7 +35,7 @@ setup: $(VENV)/.installed .env
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 	$(MANAGE) collectstatic --noinput --verbosity 0
-	$(MANAGE) seed_demo --if-empty $(SEED_ARGS)
+	[ "$(DEMO)" = no ] || $(MANAGE) seed_demo --if-empty $(SEED_ARGS)
 
 run: setup
 	$(BIN)/gunicorn socialsite.wsgi --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
@@ -54,7 +57,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 # The benchmark: BENCH_ARGS="--scales 1000,5000" (default 10,000 and 100,000 users); DATABASE_URL
-# to run it on PostgreSQL; BENCH_ARGS="--http" to measure gunicorn over HTTP.
+# to run it on PostgreSQL; BENCH_ARGS="--http" to measure gunicorn over HTTP (port 5055, --port).
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

@@ -1,29 +1,46 @@
 """`manage.py seed_demo`: counts, determinism, the demo login, and --flush sparing real users."""
 
 import io
+import re
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import F
+from django.utils import timezone
 
+from accounts.forms import PROFILE_FIELDS
 from accounts.models import User
-from feed.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
+from feed.management.commands.seed_demo import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    DRAWN_AVATARS,
+    FRIEND_DIRECTIONS,
+    INTERESTS,
+)
 from feed.models import Comment, Post
 from friends.models import Friendship, Group
 
 pytestmark = pytest.mark.django_db
 
 
-def seed(**options):
-    out = io.StringIO()
+def seed(stdout=None, **options):
+    out = stdout or io.StringIO()
     defaults = {"users": 30, "friends": 3, "posts": 2, "comments": 1, "seed": 7}
     call_command("seed_demo", stdout=out, **{**defaults, **options})
     return out.getvalue()
 
 
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
 def snapshot():
     return (
-        list(User.objects.order_by("email").values_list("email", "name", "username", "like")),
+        list(User.objects.order_by("email").values_list("email", *PROFILE_FIELDS, "date_joined")),
+        list(User.objects.exclude(avatar="").order_by("email").values_list("email", flat=True)),
         sorted(
             Friendship.objects.values_list("owner__email", "friend__email", "group", "created_at")
         ),
@@ -46,13 +63,39 @@ def test_counts_and_the_demo_login(anon):
     assert not Friendship.objects.filter(owner=F("friend")).exists()
 
 
+def test_the_defaults_are_what_make_run_seeds_into_an_empty_database():
+    output = io.StringIO()
+    call_command("seed_demo", if_empty=True, stdout=output)
+    assert "Made 200 users, 2000 friendships, 1000 posts and 2000 comments" in output.getvalue()
+    assert re.search(r"comments in \d+\.\d s\.", output.getvalue())
+
+
 def test_data_is_realistic():
     seed(users=60, friends=5)
     demo = User.objects.get(email=DEMO_EMAIL)
-    assert demo.like and demo.flike and demo.location and demo.name
+    assert demo.like and demo.flike and demo.location and demo.name and demo.birthday
+    assert 55 <= len(set(INTERESTS)) == len(INTERESTS) <= 65
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    for user in User.objects.all():
+        assert chinese.search(user.name), user.name
+        assert set(user.like.split("，")) <= set(INTERESTS)
+        assert user.flike in FRIEND_DIRECTIONS
     assert set(Friendship.objects.values_list("group", flat=True)) == set(Group.values)
+    now_ms = timezone.now().timestamp() * 1000
+    oldest_ms = (timezone.now() - timedelta(days=91)).timestamp() * 1000
+    times = list(Post.objects.values_list("time", flat=True))
+    assert all(oldest_ms < time <= now_ms for time in times)
+    assert max(times) - min(times) > timedelta(days=60).total_seconds() * 1000  # spread out
+    assert User.objects.exclude(avatar="").count() == DRAWN_AVATARS
     one_password = set(User.objects.values_list("password", flat=True))
     assert len(one_password) == 1  # one hash computed once, shared
+
+
+def test_a_progress_bar_only_on_a_terminal(capsys):
+    seed()
+    assert capsys.readouterr().err == ""
+    seed(stdout=Terminal(), flush=True)
+    assert "seed_demo" in capsys.readouterr().err
 
 
 def test_same_seed_same_data():
@@ -66,19 +109,33 @@ def test_same_seed_same_data():
 
 def test_flush_deletes_only_demo_data(make_user):
     real = make_user(email="real@example.com")
+    look_alikes = [
+        make_user(email=email) for email in ("demo@example.org", "a@notdemo.example.com")
+    ]
     Post.objects.create(author=real, msg="mine", time=1)
     seed()
     with pytest.raises(CommandError, match="--flush"):
         seed()
     seed(flush=True, users=10)
-    assert User.objects.count() == 11
+    assert User.objects.count() == 13
+    assert User.objects.filter(pk__in=[real.pk, *(user.pk for user in look_alikes)]).count() == 3
     assert Post.objects.filter(author=real).count() == 1
 
 
 def test_if_empty(make_user):
     make_user()
-    assert "no demo data" in seed(if_empty=True)
+    output = seed(if_empty=True)
+    assert "no demo data" in output
+    assert DEMO_EMAIL not in output
     assert User.objects.count() == 1
+
+
+def test_if_empty_reminds_of_the_demo_login():
+    seed()
+    output = seed(if_empty=True)
+    assert "no demo data" in output
+    assert f"{DEMO_EMAIL} / {DEMO_PASSWORD}" in output
+    assert User.objects.count() == 30
 
 
 def test_rejects_nonsense():
@@ -99,3 +156,18 @@ def test_interest_tags_are_built_for_every_user():
         )
         assert stored == split_interests(user.like)
         assert stored
+
+
+def test_the_larger_sqlite_page_cache_is_for_the_load_only():
+    """The bench measures on the connection that seeded: it must see the usual settings."""
+    if connection.vendor != "sqlite":
+        pytest.skip("a SQLite setting")
+
+    def page_cache():
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            return cursor.fetchone()[0]
+
+    usual = page_cache()
+    seed()
+    assert page_cache() == usual

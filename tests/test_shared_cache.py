@@ -5,13 +5,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
+from accounts.services import SIGNUP_CODES_PER_ADDRESS_PER_HOUR
 from tests.conftest import PASSWORD
 from tests.test_signup_login import solve
+
+HOUR = 3600
 
 
 def database_url():
@@ -65,3 +69,17 @@ def test_limits_counters_and_captchas_are_shared_between_processes(make_user):
     ) == [1003, 1002, 9429]
     # The answer was used up in that process.
     assert in_another_process(with_captcha) == [1003]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_hourly_sign_up_code_limit_per_address_is_shared_between_processes(anon):
+    # The limit counts in fixed clock-hour windows: don't straddle the turn of an hour.
+    to_next_hour = HOUR - time.time() % HOUR
+    if to_next_hour < 30:
+        time.sleep(to_next_hour + 1)
+    half = SIGNUP_CODES_PER_ADDRESS_PER_HOUR // 2
+    register = [["post", "/register1", {"email": f"new{n}@example.com"}] for n in range(half)]
+    assert in_another_process(*register) == [1004] * half
+    for n in range(half, SIGNUP_CODES_PER_ADDRESS_PER_HOUR):
+        assert anon.post("/register1", {"email": f"new{n}@example.com"}).json()["status"] == 1004
+    assert in_another_process(["post", "/register1", {"email": "one-more@example.com"}]) == [9429]
