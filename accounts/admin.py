@@ -68,6 +68,9 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_active", "is_staff", "sex", "date_joined")
     search_fields = ("email", "username", "name")
     readonly_fields = ("date_joined", "last_login", "avatar_preview")
+    # Who may administer the site is a superuser's decision: staff with "change user" (the
+    # moderators) must not be able to grant themselves or anyone else more.
+    privilege_fields = ("is_staff", "is_superuser", "groups", "user_permissions")
     actions = ("deactivate", "reactivate")
     fieldsets = (
         ("登录", {"fields": ("email", "password", "last_login", "date_joined")}),
@@ -103,6 +106,16 @@ class UserAdmin(DjangoUserAdmin):
     def avatar_preview(self, user):
         return avatar_img(user, 128)
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return fields if request.user.is_superuser else (*fields, *self.privilege_fields)
+
+    def has_change_permission(self, request, obj=None):
+        # A superuser's account (password, profile, activity) is changed by superusers only.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         if change and "avatar" in form.changed_data:
             # The admin saves inside a transaction: the replaced file goes once it commits.
@@ -115,10 +128,14 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="停用所选用户（并撤销其登录令牌）", permissions=["change"])
     def deactivate(self, request, queryset):
-        if queryset.filter(pk=request.user.pk).exists():
-            self.message_user(request, "不能停用自己的账号，已跳过。", messages.WARNING)
-            queryset = queryset.exclude(pk=request.user.pk)
-        count = services.deactivate_users(queryset)
+        allowed = services.deactivatable_by(request.user, queryset)
+        if queryset.exclude(pk__in=allowed).exists():
+            self.message_user(
+                request,
+                "不能停用自己的账号，也不能停用超级用户（除非你是超级用户），已跳过。",
+                messages.WARNING,
+            )
+        count = services.deactivate_users(allowed)
         self.message_user(request, f"已停用 {count} 个用户，其登录令牌均已撤销。")
 
     @admin.action(description="重新启用所选用户", permissions=["change"])

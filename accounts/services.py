@@ -302,6 +302,13 @@ def deactivate_users(users):
     return count
 
 
+def deactivatable_by(staff, users):
+    """The `users` that `staff` may deactivate: never themselves, and a superuser only by a
+    superuser, so that a moderator cannot lock out the people who administer the site."""
+    users = users.exclude(pk=staff.pk)
+    return users if staff.is_superuser else users.exclude(is_superuser=True)
+
+
 def reactivate_users(users):
     """Let deactivated `users` log in again (their old tokens stay revoked)."""
     return users.filter(is_active=False).update(is_active=True)

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import deactivate_users
+from accounts.services import deactivatable_by, deactivate_users
 from feed.forms import CommentForm, PostForm, ReportForm
 from feed.models import Post, Report, parse_bigint, parse_email, parse_id
 from socialsite.api import ApiError, invalid, validate
@@ -153,12 +153,14 @@ def deactivate_reported_users(reports, moderator):
     Returns (users deactivated, reports resolved)."""
     with transaction.atomic():
         named = reports.values_list("user", "post__author")
-        user_ids = {user_id for pair in named for user_id in pair if user_id is not None}
+        named_ids = {user_id for pair in named for user_id in pair if user_id is not None}
+        # Reports naming someone the moderator may not deactivate (themselves, a superuser)
+        # stay open for someone who may.
+        users = deactivatable_by(moderator, User.objects.filter(pk__in=named_ids))
+        user_ids = set(users.values_list("pk", flat=True))
         deactivated = deactivate_users(User.objects.filter(pk__in=user_ids))
         resolved = resolve_reports(
-            Report.objects.filter(
-                Q(pk__in=reports.values("pk")) | Q(user__in=user_ids) | Q(post__author__in=user_ids)
-            ),
+            Report.objects.filter(Q(user__in=user_ids) | Q(post__author__in=user_ids)),
             moderator,
         )
     return deactivated, resolved

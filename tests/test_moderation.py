@@ -8,6 +8,7 @@ from django.urls import reverse
 from accounts.models import AuthToken, User
 from feed.models import Comment, Post, Report
 from tests.feed_factories import make_comments, make_post
+from tests.test_profiles import change_form
 
 pytestmark = pytest.mark.django_db
 
@@ -280,3 +281,66 @@ def test_deactivating_from_a_post_report_takes_the_author(admin_client, user, bo
 def test_staff_outside_the_group_see_nothing(client, make_user):
     client.force_login(make_user(is_staff=True))
     assert client.get(reverse("admin:feed_report_changelist")).status_code == 403
+
+
+def test_a_report_about_a_superuser_stays_open_for_a_moderator(client, moderator, user, superuser):
+    client.force_login(moderator)
+    about_root = Report.objects.create(reporter=user, user=superuser, reason="x")
+    run_action(client, "report", "deactivate_user_and_resolve", [about_root])
+    assert User.objects.get(pk=superuser.pk).is_active
+    about_root.refresh_from_db()
+    assert about_root.state == Report.State.OPEN
+
+
+class TestModeratorsCannotRaiseTheirOwnPrivileges:
+    def change(self, client, user, **fields):
+        return client.post(reverse("admin:accounts_user_change", args=[user.pk]), fields)
+
+    def test_privilege_fields_are_read_only_to_a_moderator(self, client, moderator):
+        client.force_login(moderator)
+        page = client.get(reverse("admin:accounts_user_change", args=[moderator.pk]))
+        assert page.status_code == 200
+        form_fields = set(page.context["adminform"].form.fields)
+        assert not form_fields & {"is_staff", "is_superuser", "groups", "user_permissions"}
+        assert {"is_active", "username"} <= form_fields
+
+    def test_posting_is_superuser_changes_nothing(self, client, moderator):
+        client.force_login(moderator)
+        data = change_form(client, moderator, is_superuser="on", is_staff="on")
+        response = self.change(client, moderator, **data)
+        assert response.status_code == 302
+        moderator.refresh_from_db()
+        assert (moderator.is_superuser, moderator.is_staff) == (False, True)
+        assert list(moderator.groups.values_list("name", flat=True)) == ["moderators"]
+
+    def test_a_superuser_may_grant_them(self, client, superuser, bob):
+        client.force_login(superuser)
+        data = change_form(client, bob, is_staff="on")
+        assert self.change(client, bob, **data).status_code == 302
+        bob.refresh_from_db()
+        assert bob.is_staff
+
+    def test_a_moderator_cannot_change_a_superuser(self, client, moderator, superuser):
+        client.force_login(moderator)
+        page = client.get(reverse("admin:accounts_user_change", args=[superuser.pk]))
+        assert page.status_code == 200  # view only
+        assert not page.context["has_change_permission"]
+        response = self.change(client, superuser, email=superuser.email, is_active="")
+        assert response.status_code == 403
+        password_page = reverse("admin:auth_user_password_change", args=[superuser.pk])
+        assert client.get(password_page).status_code == 403
+        superuser.refresh_from_db()
+        assert superuser.is_active
+
+    def test_the_deactivate_action_skips_superusers_for_a_moderator(
+        self, client, moderator, superuser, bob
+    ):
+        client.force_login(moderator)
+        response = client.post(
+            reverse("admin:accounts_user_changelist"),
+            {"action": "deactivate", "_selected_action": [superuser.pk, bob.pk]},
+            follow=True,
+        )
+        assert "超级用户" in response.content.decode()
+        assert User.objects.get(pk=superuser.pk).is_active
+        assert not User.objects.get(pk=bob.pk).is_active
