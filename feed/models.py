@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import normalize_email
+from accounts.models import User, normalize_email
 from friends.models import Block
 
 INTEGER = re.compile(r"-?[0-9]+")
@@ -40,9 +40,12 @@ def parse_email(raw):
     return None if "\x00" in email else email
 
 
-def visible_q(prefix=""):
-    """Not hidden by staff and written by an active user; `prefix` reaches it through a relation."""
-    return models.Q(**{f"{prefix}is_hidden": False, f"{prefix}author__is_active": True})
+def visible_q():
+    """Not hidden by staff and written by an active user. The author's state is an EXISTS on
+    their primary key, not a condition on the joined author: given one, SQLite builds a Bloom
+    filter of every active user before reading a page, a cost that grows with the site."""
+    active_author = User.objects.filter(pk=models.OuterRef("author"), is_active=True)
+    return models.Q(is_hidden=False) & models.Q(models.Exists(active_author))
 
 
 def unblocked_q(viewer, prefix=""):
