@@ -1,7 +1,7 @@
 """The endpoints of API.md, "Friends". Each checks in API.md's order: method → token →
 missing parameters → unknown users (email, then femail) → ownership (9403) → format → action."""
 
-from accounts.models import User, normalize_email
+from accounts.models import User
 from accounts.serializers import profile_json
 from friends import recommend as recommendations
 from friends import search, services
@@ -13,13 +13,6 @@ from socialsite.api import ApiError, api, envelope, read_page, require_owner
 MUTATING_GET = ("GET", "POST")  # API.md: the mutating GET endpoints also accept POST
 
 
-def find_by_email(users, email):
-    """The user of `users` with `email` (any case), or None. An email with a NUL character
-    names nobody (PostgreSQL refuses NUL in a query, which would otherwise be a 500)."""
-    email = normalize_email(email)
-    return None if "\x00" in email else users.filter(email=email).first()
-
-
 def owner_and_other(request, email, femail, *, unknown, other_unknown, others):
     """(caller, the user `femail` names among `others`). An unknown `email` is `unknown`, then an
     unknown `femail` is `other_unknown`, and only then is a foreign `email` a 9403."""
@@ -29,7 +22,7 @@ def owner_and_other(request, email, femail, *, unknown, other_unknown, others):
         if error.status != 9403:
             raise
         caller, forbidden = None, error
-    other = find_by_email(others, femail)
+    other = others.with_email(femail).first()
     if other is None:
         raise other_unknown
     if forbidden:
@@ -87,7 +80,7 @@ def is_friend(request, params):
     missing = ApiError(6000, "缺少有效参数")
     email, femail = params.require("email", "femail", error=missing)
     caller = require_owner(request, email, unknown=missing)
-    friend = find_by_email(User.objects.active(), femail)
+    friend = User.objects.active().with_email(femail).first()
     entry = friend and Friendship.objects.entry(caller, friend)
     if entry is None:
         return envelope(6001, "成功", res=0)
