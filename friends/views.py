@@ -14,10 +14,8 @@ MUTATING_GET = ("GET", "POST")  # API.md: the mutating GET endpoints also accept
 
 
 def find_by_email(users, email):
-    """The user of `users` with `email` (any case), or None. An email with a NUL character
-    names nobody (PostgreSQL refuses NUL in a query, which would otherwise be a 500)."""
-    email = normalize_email(email)
-    return None if "\x00" in email else users.filter(email=email).first()
+    """The user of `users` with `email` (any case), or None."""
+    return users.filter(email=normalize_email(email)).first()
 
 
 def owner_and_other(request, email, femail, *, unknown, other_unknown, others):

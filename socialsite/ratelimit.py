@@ -1,11 +1,20 @@
 """Limits and counters kept in the shared cache, so that they hold across all worker processes."""
 
+import hashlib
 import math
 import time
 
 from django.core.cache import cache
 
 from socialsite.api import transport_error
+
+
+def _key(kind, name, ident):
+    """The cache key for `ident` (an email, an address, an id): hashed, because client input may
+    be longer than a key may be (the database cache's column holds 255 characters) or hold
+    characters a key may not (NUL, which PostgreSQL refuses, spaces, control characters)."""
+    digest = hashlib.sha256(str(ident).encode(errors="surrogatepass")).hexdigest()
+    return f"{kind}:{name}:{digest}"
 
 
 def _too_many(retry_after):
@@ -27,13 +36,13 @@ def _increment(key, timeout):
 def cooldown(name, ident, *, seconds):
     """Allow one event per `seconds` for `ident`; 9429 with Retry-After otherwise."""
     now = time.time()
-    key = f"rl:{name}:{ident}"
+    key = _key("rl", name, ident)
     if not cache.add(key, now + seconds, seconds):
         raise _too_many((cache.get(key) or now + seconds) - now)
 
 
 def release_cooldown(name, ident):
-    cache.delete(f"rl:{name}:{ident}")
+    cache.delete(_key("rl", name, ident))
 
 
 def hit(name, ident, *, limit, window):
@@ -41,21 +50,21 @@ def hit(name, ident, *, limit, window):
     Retry-After (the end of the window) once more than `limit` events fall in it."""
     now = time.time()
     window_start = int(now // window) * window
-    key = f"rl:{name}:{ident}:{window_start}"
+    key = f"{_key('rl', name, ident)}:{window_start}"
     if _increment(key, window) > limit:
         raise _too_many(window_start + window - now)
 
 
 def record_failure(name, ident, *, window):
     """Count a failure; the count lives until `window` seconds pass without a new failure."""
-    key = f"fail:{name}:{ident}"
+    key = _key("fail", name, ident)
     _increment(key, window)
     cache.touch(key, window)
 
 
 def failures(name, ident):
-    return cache.get(f"fail:{name}:{ident}", 0)
+    return cache.get(_key("fail", name, ident), 0)
 
 
 def clear_failures(name, ident):
-    cache.delete(f"fail:{name}:{ident}")
+    cache.delete(_key("fail", name, ident))
