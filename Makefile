@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run dev setup test lint format bench clean
+.PHONY: run dev setup test lint format fuzz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# A longer fuzzing run than `make test`'s: FUZZ_EXAMPLES generated cases per operation, and a
+# new seed each run unless FUZZ_SEED is set (the run prints its seed). DATABASE_URL works here too.
+FUZZ_EXAMPLES ?= 300
+FUZZ_SEED ?=
+fuzz: $(VENV)/.installed-dev
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(BIN)/pytest tests/test_fuzz.py
 
 # The benchmark: BENCH_ARGS="--scales 1000,5000" (default 10,000 and 100,000 users); DATABASE_URL
 # to run it on PostgreSQL; BENCH_ARGS="--http" to measure gunicorn over HTTP.

@@ -6,11 +6,12 @@ headers and body schema.
 Each operation gets FUZZ_EXAMPLES generated cases (default 15: `make test` stays fast) on top of
 schemathesis' examples and coverage phases; `make fuzz` runs many more. Generated `email`,
 `femail`, `id`/`post` and `time` values are sometimes swapped for ones that name real rows (the
-caller, another user, a post), so that the success paths are fuzzed too, not only the not-found
-codes."""
+caller, other users, posts), so that the success and 9403 paths are fuzzed too, not only the
+not-found codes."""
 
 import json
 import os
+from collections import Counter
 
 import pytest
 import schemathesis
@@ -57,6 +58,8 @@ schema.location = None
 
 # Values that name real rows, by parameter name; filled by the `fuzz_world` fixture.
 REAL_VALUES = {}
+# Requests sent, by operation, for the summary line.
+REQUESTS = Counter()
 
 
 def _sometimes_real(values):
@@ -82,6 +85,21 @@ def flatmap_body(context, body):
     return _sometimes_real(body)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_summary(request):
+    """One line after the run: the seed (to repeat it with FUZZ_SEED) and what was sent."""
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter and capture and REQUESTS:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(
+                f"\nfuzz: seed {config.seed}; {len(REQUESTS)} operations, "
+                f"{sum(REQUESTS.values())} requests ({FUZZ_EXAMPLES} generated cases per "
+                "operation, plus the examples and coverage phases' cases)"
+            )
+
+
 @pytest.fixture
 def fuzz_world(make_user, settings):
     """The caller with a friend who posts (with comments) and one more user; the app served
@@ -94,7 +112,7 @@ def fuzz_world(make_user, settings):
     posts = [make_post(friend, time=1_700_000_000), make_post(caller, time=1_700_000_100)]
     make_comments(posts[0], caller, 3)
     REAL_VALUES.update(
-        email=[caller.email, caller.email.upper()],
+        email=[caller.email, caller.email.upper(), friend.email],  # the last one: 9403
         femail=[friend.email, stranger.email],
         id=[str(post.pk) for post in posts],
         post=[str(post.pk) for post in posts],
@@ -116,6 +134,7 @@ def fuzz_world(make_user, settings):
 def test_every_operation_answers_the_documented_json(case, fuzz_world):
     # A fresh token for every case: /logout and a password change revoke the ones before.
     token = AuthToken.objects.issue(fuzz_world)
+    REQUESTS[case.operation.label] += 1
     response = case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
     content_type = response.headers["content-type"][0]
     if case.operation.label == "GET /docs" and response.status_code == 200:
