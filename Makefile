@@ -13,7 +13,7 @@ DEMO ?= yes
 # Extra options of the demo seeding, e.g. SEED_ARGS="--users 500" (only an empty database is seeded).
 SEED_ARGS ?=
 
-.PHONY: run dev setup test lint format bench loadtest clean
+.PHONY: run dev setup test lint format fuzz bench loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,13 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# A longer fuzzing run than `make test`'s: FUZZ_EXAMPLES generated cases per operation, and a
+# new seed each run unless FUZZ_SEED is set (the run prints its seed). DATABASE_URL works here too.
+FUZZ_EXAMPLES ?= 300
+FUZZ_SEED ?=
+fuzz: $(VENV)/.installed-dev
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(BIN)/pytest tests/test_fuzz.py
 
 # The benchmark: BENCH_ARGS="--scales 1000,5000" (default 10,000 and 100,000 users); DATABASE_URL
 # to run it on PostgreSQL; BENCH_ARGS="--http" to measure gunicorn over HTTP (port 5055, --port).

@@ -16,7 +16,7 @@ from accounts import avatars, captcha, extensions
 from accounts.forms import EmailForm, PasswordForm, ProfileForm
 from accounts.models import AuthToken, EmailCode, User, normalize_email
 from socialsite import ratelimit
-from socialsite.api import ApiError, invalid, transport_error
+from socialsite.api import ApiError, form_errors, invalid, transport_error
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,7 @@ def send_signup_code(email, *, client_ip):
     """Email a 6-digit code to a new address (1004), within the per-email and per-address limits."""
     form = EmailForm(data={"email": email or ""})
     if not form.is_valid():
-        errors = {field: list(messages) for field, messages in form.errors.items()}
-        raise ApiError(1005, "邮件验证码发送失败", extra={"errors": errors})
+        raise ApiError(1005, "邮件验证码发送失败", extra={"errors": form_errors(form)})
     email = normalize_email(form.cleaned_data["email"])
     if User.objects.filter(email=email).exists():
         raise ApiError(1010, "该用户已注册")
@@ -117,11 +116,7 @@ def _rid_email(rid):
 def _validated(fields, *bound_forms):
     """The re-encoded avatar of `fields["img"]` (or None) once every form and the avatar are
     valid; 9400 with the errors of all of them, merged by field, otherwise."""
-    errors = {}
-    for form in bound_forms:
-        if not form.is_valid():
-            for field, messages in form.errors.items():
-                errors.setdefault(field, []).extend(messages)
+    errors = form_errors(*bound_forms)
     avatar = None
     if fields.get("img"):
         try:

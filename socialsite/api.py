@@ -52,13 +52,19 @@ def invalid(errors):
     return transport_error(9400, extra={"errors": errors})
 
 
-def validate(*bound_forms):
-    """9400 with the errors of every invalid form, merged by field."""
+def form_errors(*bound_forms):
+    """The errors of every invalid form as `{field: [messages]}`, merged by field."""
     errors = {}
     for form in bound_forms:
         if not form.is_valid():
             for field, messages in form.errors.items():
                 errors.setdefault(field, []).extend(messages)
+    return errors
+
+
+def validate(*bound_forms):
+    """9400 with the errors of every invalid form, merged by field."""
+    errors = form_errors(*bound_forms)
     if errors:
         raise invalid(errors)
 

@@ -13,7 +13,7 @@ def _key(kind, name, ident):
     """The cache key of `ident` (an email, an address, a user id). Hashed: an ident from a client
     may be long or hold NUL and spaces, which would break the database cache (a 255-character
     key column, no NUL on PostgreSQL) and memcached."""
-    digest = hashlib.sha256(str(ident).encode()).hexdigest()
+    digest = hashlib.sha256(str(ident).encode(errors="surrogatepass")).hexdigest()
     return f"{kind}:{name}:{digest}"
 
 

@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Swagger UI's files for /docs (a plain Django app of static files).
+    "drf_spectacular_sidecar",
+    "socialsite",
     "accounts",
     "friends",
     "feed",

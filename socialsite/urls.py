@@ -8,6 +8,8 @@ from socialsite import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("openapi.json", views.openapi_json, name="openapi"),
+    path("docs", views.api_docs, name="api_docs"),
     path("", include("accounts.urls")),
     path("", include("friends.urls")),
     path("", include("feed.urls")),

@@ -3,7 +3,10 @@ import sys
 
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpResponse
+from django.shortcuts import render
 
+from socialsite import openapi
 from socialsite.api import api, envelope, error_response, transport_error
 from socialsite.middleware import UNAVAILABLE
 
@@ -16,6 +19,17 @@ def healthz(request, params):
     if all(state == "ok" for state in checks.values()):
         return envelope(0, "ok", **checks)
     return envelope(9503, "服务暂不可用", http_status=503, **checks)
+
+
+@api(("GET",), auth=False)
+def openapi_json(request, params):
+    return HttpResponse(openapi.document_json(), content_type="application/json")
+
+
+@api(("GET",), auth=False)
+def api_docs(request, params):
+    """Swagger UI over /openapi.json, from static files the site serves itself."""
+    return render(request, "socialsite/docs.html")
 
 
 def _check(probe):

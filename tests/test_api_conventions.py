@@ -101,6 +101,22 @@ def test_nested_json_value(anon, debug):
     }
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"email": "\\ud800@example.com"}',  # a lone surrogate: no database can store it
+        '{"\\udfff": "x"}',  # in a key, which an error message would echo
+        '{"time": ' + "9" * 5000 + "}",  # past Python's 4300-digit limit for int()
+        '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}",  # nested past the recursion limit
+    ],
+    ids=["surrogate-value", "surrogate-key", "huge-number", "deep-nesting"],
+)
+def test_json_bodies_the_fuzzer_found(anon, debug, body):
+    """Each of these was a 500 before; tests/test_fuzz.py sends such bodies."""
+    response = anon.post("/echo", body, content_type="application/json")
+    assert "body" in assert_error(response, 400, 9400, "参数格式错误")["errors"]
+
+
 def test_json_form_and_query_parameters(anon, debug):
     assert anon.post_json("/echo", {"a": "x", "n": 3, "empty": "", "none": None}).json()[
         "params"
@@ -214,3 +230,22 @@ class TestHealthz:
         assert response.status_code == 503
         body = response.json()
         assert (body["status"], body["db"], body["cache"]) == (9503, "error", "ok")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "status"),
+    [
+        ("get", "/get_info", {"email": "alice\x00@example.com"}, 6000),
+        ("get", "/getPost", {"email": "alice\x00@example.com"}, 3002),
+        ("get", "/delPost", {"email": "alice\x00@example.com", "id": "1"}, 3004),
+        ("post", "/report", {"email": "alice@example.com", "femail": "b\x00", "reason": "x"}, 7000),
+        ("post", "/check_email", {"email": "new\x00@example.com", "value": "123456"}, 1003),
+    ],
+)
+def test_an_email_with_nul_names_nobody(api, method, path, data, status):
+    """PostgreSQL refuses NUL in a query: each of these lookups was a 500 there."""
+    response = getattr(api, method)(path, data)
+    assert response.status_code == 200
+    assert response.json()["status"] == status
+    if status == 3002:
+        assert response.json()["data"] == []
