@@ -118,9 +118,8 @@ class Params:
 def _scalar(name, value):
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (str, int, float)):
+    # A boolean is no parameter of the API: `true` must not pass for group, id or time "1".
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
     raise invalid({name: ["应为字符串或数字。"]})
 
@@ -233,14 +232,13 @@ def api(methods=("GET",), *, auth=True, replica_reads=False):
 
 
 def authenticate(request):
-    """Set `request.api_token` and `request.api_user` from `Authorization: Bearer <token>`.
+    """Set `request.api_token` and `request.api_user` from the key BearerTokenMiddleware read.
     The token is looked up here, inside the view, so that a database that cannot be reached
     ends in the one error mapping (9503) like any other failure of the request."""
     from accounts.models import AuthToken
 
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    key = key.strip()
-    token = AuthToken.objects.find(key) if scheme.lower() == "bearer" and key else None
+    key = request.bearer_token
+    token = AuthToken.objects.find(key) if key else None
     if token is None:
         raise transport_error(9401)
     request.api_token = token

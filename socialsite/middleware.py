@@ -11,6 +11,20 @@ from socialsite.api import ApiError, error_response, transport_error
 logger = logging.getLogger("socialsite.api")
 
 
+class BearerTokenMiddleware:
+    """Reads `Authorization: Bearer <token>` into `request.bearer_token`: the key, or None. The
+    `@api` decorator looks the key up and decides (9401, 9402), inside the view, so that even
+    the token's query failing (the database gone) ends as the JSON envelope."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        request.bearer_token = key.strip() if scheme.lower() == "bearer" and key.strip() else None
+        return self.get_response(request)
+
+
 # HTTP status of a non-JSON error page → the 9xxx code it becomes.
 HTML_ERROR_STATUSES = {400: 9400, 403: 9403, 404: 9404, 405: 9405, 413: 9413, 500: 9500}
 

@@ -94,8 +94,10 @@ def test_malformed_json_body(anon, debug, body):
     assert "body" in body["errors"]
 
 
-def test_nested_json_value(anon, debug):
-    response = anon.post_json("/echo", {"email": {"$ne": ""}})
+@pytest.mark.parametrize("value", [{"$ne": ""}, ["a"], True, False], ids=repr)
+def test_json_value_that_is_no_string_or_number(anon, debug, value):
+    # `true` read as "1" would have passed for group 1, id 1 or time 1.
+    response = anon.post_json("/echo", {"email": value})
     assert assert_error(response, 400, 9400, "参数格式错误")["errors"] == {
         "email": ["应为字符串或数字。"]
     }
