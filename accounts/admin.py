@@ -108,11 +108,21 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
-        return fields if request.user.is_superuser else (*fields, *self.privilege_fields)
+        if not request.user.is_superuser:
+            fields = (*fields, *self.privilege_fields)
+        if obj is not None and obj.pk == request.user.pk:
+            fields = (*fields, "is_active")  # nobody locks themselves out by a click
+        return fields
 
     def has_change_permission(self, request, obj=None):
-        # A superuser's account (password, profile, activity) is changed by superusers only.
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+        # Another staff member's account (password, email, activity) is changed by superusers
+        # only: with it a moderator could log in as someone with more rights.
+        if (
+            obj is not None
+            and (obj.is_staff or obj.is_superuser)
+            and obj.pk != request.user.pk
+            and not request.user.is_superuser
+        ):
             return False
         return super().has_change_permission(request, obj)
 
@@ -126,21 +136,26 @@ class UserAdmin(DjangoUserAdmin):
             # Unticking "active" is a deactivation like the action's: it revokes the tokens.
             services.deactivate_users(User.objects.filter(pk=obj.pk))
 
+    def warn_skipped(self, request, selected, allowed):
+        if selected.exclude(pk__in=allowed).exists():
+            self.message_user(
+                request,
+                "已跳过你自己的账号和其他职员的账号（只有超级用户能停用或启用它们）。",
+                messages.WARNING,
+            )
+
     @admin.action(description="停用所选用户（并撤销其登录令牌）", permissions=["change"])
     def deactivate(self, request, queryset):
         allowed = services.deactivatable_by(request.user, queryset)
-        if queryset.exclude(pk__in=allowed).exists():
-            self.message_user(
-                request,
-                "不能停用自己的账号，也不能停用超级用户（除非你是超级用户），已跳过。",
-                messages.WARNING,
-            )
+        self.warn_skipped(request, queryset, allowed)
         count = services.deactivate_users(allowed)
         self.message_user(request, f"已停用 {count} 个用户，其登录令牌均已撤销。")
 
     @admin.action(description="重新启用所选用户", permissions=["change"])
     def reactivate(self, request, queryset):
-        count = services.reactivate_users(queryset)
+        allowed = services.deactivatable_by(request.user, queryset)
+        self.warn_skipped(request, queryset, allowed)
+        count = services.reactivate_users(allowed)
         self.message_user(request, f"已重新启用 {count} 个用户。")
 
 

@@ -1,5 +1,5 @@
 """Hooks through which the apps above accounts extend it, so that accounts never imports them
-(ARCHITECTURE.md): each app registers its rules and counts in its AppConfig.ready()."""
+(docs/ARCHITECTURE.md): each app registers its rules and counts in its AppConfig.ready()."""
 
 # fn(queryset of users, viewer) -> queryset: narrows whom `viewer` may see (friends: blocks).
 visibility_rules = []

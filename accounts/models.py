@@ -23,10 +23,9 @@ class UserQuerySet(models.QuerySet):
         return self.filter(is_active=True)
 
     def with_email(self, email):
-        """The user whose email is `email`, in any case. An email holding a NUL character names
-        nobody (PostgreSQL refuses NUL in a query, which would otherwise be a 500)."""
-        email = normalize_email(email)
-        return self.none() if "\x00" in email else self.filter(email=email)
+        """The user whose email is `email`, in any case (one with a NUL names nobody: see
+        normalize_email)."""
+        return self.filter(email=normalize_email(email))
 
     def visible_to(self, viewer):
         """Active users whom `viewer` may see; apps above accounts narrow it (blocks)."""

@@ -85,8 +85,7 @@ def verify_signup_code(email, code):
     """Spend a correct code on a signed `rid` naming the email; a wrong one counts a try."""
     wrong = ApiError(1003, "验证码错误")
     email = normalize_email(email or "")
-    # PostgreSQL refuses NUL in a query: an email holding one has no code.
-    if not email or not code or "\x00" in email:
+    if not email or not code:
         raise wrong
     with transaction.atomic():
         pending = EmailCode.objects.select_for_update().filter(email=email).first()
@@ -292,16 +291,20 @@ def deactivate_users(users):
     """Deactivate `users` (a queryset) and revoke all their tokens, in one transaction.
     Returns how many users were active before."""
     with transaction.atomic():
-        count = users.filter(is_active=True).update(is_active=False)
-        AuthToken.objects.filter(user__in=users).revoke()
+        # Ids first: `users` may be filtered on is_active (the admin's list filter), and would
+        # match nobody once they are deactivated, leaving their tokens alive.
+        user_ids = list(users.values_list("pk", flat=True))
+        count = User.objects.filter(pk__in=user_ids, is_active=True).update(is_active=False)
+        AuthToken.objects.filter(user__in=user_ids).revoke()
     return count
 
 
 def deactivatable_by(staff, users):
-    """The `users` that `staff` may deactivate: never themselves, and a superuser only by a
-    superuser, so that a moderator cannot lock out the people who administer the site."""
+    """The `users` that `staff` may deactivate or reactivate: never themselves, and other staff
+    only by a superuser, so that a moderator can neither lock out the people who run the site nor
+    bring back an account a superuser shut."""
     users = users.exclude(pk=staff.pk)
-    return users if staff.is_superuser else users.exclude(is_superuser=True)
+    return users if staff.is_superuser else users.exclude(is_staff=True).exclude(is_superuser=True)
 
 
 def reactivate_users(users):

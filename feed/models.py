@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import User, normalize_email
+from accounts.models import User
 from friends.models import Block
 
 INTEGER = re.compile(r"-?[0-9]+")
@@ -31,13 +31,6 @@ def parse_id(raw):
     id, "1.5", "-3") names no object (API.md, check order)."""
     value = parse_bigint(raw)
     return value if value is not None and value > 0 else None
-
-
-def parse_email(raw):
-    """`raw` as an email to look up, or None: one with a NUL character names nobody (PostgreSQL
-    refuses NUL in a query, which would otherwise be a 500)."""
-    email = normalize_email(raw)
-    return None if "\x00" in email else email
 
 
 def visible_q():

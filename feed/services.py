@@ -6,10 +6,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, normalize_email
 from accounts.services import deactivatable_by, deactivate_users
 from feed.forms import CommentForm, PostForm, ReportForm
-from feed.models import Post, Report, parse_bigint, parse_email, parse_id
+from feed.models import Post, Report, parse_bigint, parse_id
 from socialsite.api import ApiError, invalid, validate
 
 NO_SUCH_POST_OF_USER = (3004, "无此数据")
@@ -37,12 +37,12 @@ def find_post_of(email, *, post_id=None, time=None):
     """The visible post of the user with `email` named by its id and/or its client timestamp
     (with both, both must match); 3004 when there is none. Among posts sharing a timestamp the
     latest one is meant, so that a retried delete removes one post at a time."""
-    conditions = {"author__email": parse_email(email)}
+    conditions = {"author__email": normalize_email(email)}
     if post_id is not None:
         conditions["pk"] = parse_id(post_id)
     if time is not None:
         conditions["time"] = parse_bigint(time)
-    if None in conditions.values():  # not a number, or an email that names nobody
+    if None in conditions.values():  # not a number
         raise ApiError(*NO_SUCH_POST_OF_USER)
     post = Post.objects.visible().filter(**conditions).order_by("-id").first()
     if post is None:
@@ -88,9 +88,7 @@ def find_report_target(viewer, *, post_id=None, email=None):
         if post is None:
             raise ApiError(*NO_SUCH_TARGET)
     if email is not None:
-        email = parse_email(email)
-        users = User.objects.active().exclude(pk=viewer.pk)
-        user = None if email is None else users.filter(email=email).first()
+        user = User.objects.active().exclude(pk=viewer.pk).with_email(email).first()
         if user is None:
             raise ApiError(*NO_SUCH_TARGET)
     return post, user

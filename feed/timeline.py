@@ -1,4 +1,4 @@
-"""The one place feed queries are built (ARCHITECTURE.md). Every list runs a fixed number of
+"""The one place feed queries are built (docs/ARCHITECTURE.md). Every list runs a fixed number of
 queries whatever the number of friends, posts or comments: the page of posts with their
 authors, then the latest comments and the comment counts of all of them in one query."""
 
@@ -8,7 +8,7 @@ from django.db.models import BooleanField, Count, F, Func, OuterRef, Q, Subquery
 from django.db.models.functions import RowNumber
 
 from accounts.models import User
-from feed.models import Comment, Post, parse_email
+from feed.models import Comment, Post
 from friends.models import Friendship
 
 COMMENT_LIST_SIZE = 50
@@ -71,11 +71,10 @@ def public_posts(viewer, *, old_time=None, author_email=None, start=0, limit=20)
     if old_time is not None:
         posts = posts.filter(time__gte=old_time)
     if author_email is not None:
-        email = parse_email(author_email)
         # The author's id as a value, not a join: the page is then one ordered range of
         # post_author_time (a join lets the planner walk post_time through everyone's posts).
-        author = User.objects.filter(email=email).values("pk")
-        posts = posts.none() if email is None else posts.filter(author=Subquery(author))
+        author = User.objects.with_email(author_email).values("pk")
+        posts = posts.filter(author=Subquery(author))
     return post_page(posts, viewer, start, limit)
 
 

@@ -40,7 +40,7 @@ class FriendshipInline(admin.TabularInline):
         return super().get_queryset(request).select_related("owner", "friend")
 
 
-# accounts registers the user admin and must not import friends (ARCHITECTURE.md), so the
+# accounts registers the user admin and must not import friends (docs/ARCHITECTURE.md), so the
 # friends app attaches its inline to that registration here. accounts comes before friends in
 # INSTALLED_APPS, so its admin module is loaded and registered by now.
 user_admin = admin.site._registry[User]

@@ -51,7 +51,12 @@ def hit(name, ident, *, limit, window):
     now = time.time()
     window_start = int(now // window) * window
     key = f"{_key('rl', name, ident)}:{window_start}"
-    if _increment(key, window) > limit:
+    remaining = math.ceil(window_start + window - now)
+    count = _increment(key, remaining)
+    # Django's generic incr (the database cache's) stores the new count with the default
+    # 300 s timeout: without this the window would shrink to 5 minutes after its second event.
+    cache.touch(key, remaining)
+    if count > limit:
         raise _too_many(window_start + window - now)
 
 

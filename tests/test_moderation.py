@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from accounts.models import AuthToken, User
 from feed.models import Comment, Post, Report
+from tests.conftest import ApiClient
 from tests.feed_factories import make_comments, make_post
 from tests.test_profiles import change_form
 
@@ -302,7 +303,7 @@ class TestModeratorsCannotRaiseTheirOwnPrivileges:
         assert page.status_code == 200
         form_fields = set(page.context["adminform"].form.fields)
         assert not form_fields & {"is_staff", "is_superuser", "groups", "user_permissions"}
-        assert {"is_active", "username"} <= form_fields
+        assert "username" in form_fields
 
     def test_posting_is_superuser_changes_nothing(self, client, moderator):
         client.force_login(moderator)
@@ -344,3 +345,48 @@ class TestModeratorsCannotRaiseTheirOwnPrivileges:
         assert "超级用户" in response.content.decode()
         assert User.objects.get(pk=superuser.pk).is_active
         assert not User.objects.get(pk=bob.pk).is_active
+
+
+def test_a_moderator_cannot_take_over_another_staff_account(client, moderator, make_user):
+    other = make_user(email="mod2@example.com", is_staff=True)
+    client.force_login(moderator)
+    change = reverse("admin:accounts_user_change", args=[other.pk])
+    response = client.post(change, {"email": "mine@example.com", "is_active": "on"})
+    assert response.status_code == 403
+    password_page = reverse("admin:auth_user_password_change", args=[other.pk])
+    assert client.get(password_page).status_code == 403
+    assert User.objects.get(pk=other.pk).email == "mod2@example.com"
+
+
+def test_staff_cannot_deactivate_themselves_on_their_page(client, moderator):
+    client.force_login(moderator)
+    page = client.get(reverse("admin:accounts_user_change", args=[moderator.pk]))
+    assert "is_active" not in page.context["adminform"].form.fields
+
+
+def test_a_moderator_cannot_reactivate_staff(client, moderator, make_user, bob):
+    shut = make_user(email="shut@example.com", is_staff=True, is_active=False)
+    User.objects.filter(pk=bob.pk).update(is_active=False)
+    client.force_login(moderator)
+    client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "reactivate", "_selected_action": [shut.pk, bob.pk]},
+    )
+    assert not User.objects.get(pk=shut.pk).is_active
+    assert User.objects.get(pk=bob.pk).is_active
+
+
+def test_deactivating_from_the_active_filter_revokes_the_tokens(client, superuser, bob):
+    """The action gets the change list's queryset, filtered on is_active: once the users are
+    deactivated it matches nobody, and their tokens were left alive."""
+    bobs_token = AuthToken.objects.issue(bob)
+    client.force_login(superuser)
+    client.post(
+        reverse("admin:accounts_user_changelist") + "?is_active__exact=1",
+        {"action": "deactivate", "_selected_action": [bob.pk]},
+    )
+    assert not User.objects.get(pk=bob.pk).is_active
+    assert not AuthToken.objects.filter(user=bob).usable().exists()
+    User.objects.filter(pk=bob.pk).update(is_active=True)  # reactivated: the token stays dead
+    response = ApiClient(bobs_token).get("/get_info", {"email": bob.email})
+    assert (response.status_code, response.json()["status"]) == (401, 9401)
