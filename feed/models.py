@@ -127,13 +127,22 @@ class Report(models.Model):
         RESOLVED = "resolved", "已处理"
 
     reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports_made"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="reports_made",
+        verbose_name="举报人",
     )
     post = models.ForeignKey(
-        Post, on_delete=models.CASCADE, null=True, blank=True, related_name="reports"
+        Post,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reports",
+        verbose_name="被举报的动态",
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name="被举报的用户",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
@@ -147,6 +156,7 @@ class Report(models.Model):
         null=True,
         blank=True,
         related_name="reports_resolved",
+        verbose_name="处理人",
     )
     resolved_at = models.DateTimeField("处理时间", null=True, blank=True)
     created_at = models.DateTimeField("举报时间", default=timezone.now)
