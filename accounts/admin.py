@@ -138,11 +138,12 @@ class UserAdmin(DjangoUserAdmin):
 
     def warn_skipped(self, request, selected, allowed):
         if selected.exclude(pk__in=allowed).exists():
-            self.message_user(
-                request,
-                "已跳过你自己的账号和其他职员的账号（只有超级用户能停用或启用它们）。",
-                messages.WARNING,
+            skipped = (
+                "已跳过你自己的账号。"
+                if request.user.is_superuser
+                else "已跳过你自己的账号和其他职员的账号（只有超级用户能停用或启用它们）。"
             )
+            self.message_user(request, skipped, messages.WARNING)
 
     @admin.action(description="停用所选用户（并撤销其登录令牌）", permissions=["change"])
     def deactivate(self, request, queryset):

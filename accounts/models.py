@@ -13,7 +13,7 @@ from accounts import extensions
 
 def normalize_email(email):
     """Emails are compared case-insensitively and stored lower-cased (API.md). PostgreSQL refuses
-    NUL in text, so a NUL becomes U+FFFD, which no valid (stored) email holds either: an email
+    NUL in text, so a NUL becomes U+FFFD (a character no deliverable address holds): an email
     with a NUL then names nobody wherever it is looked up, instead of failing the query."""
     return email.strip().lower().replace("\x00", "\ufffd")
 

@@ -291,12 +291,10 @@ def deactivate_users(users):
     """Deactivate `users` (a queryset) and revoke all their tokens, in one transaction.
     Returns how many users were active before."""
     with transaction.atomic():
-        # Ids first: `users` may be filtered on is_active (the admin's list filter), and would
+        # Tokens first: `users` may be filtered on is_active (the admin's list filter) and would
         # match nobody once they are deactivated, leaving their tokens alive.
-        user_ids = list(users.values_list("pk", flat=True))
-        count = User.objects.filter(pk__in=user_ids, is_active=True).update(is_active=False)
-        AuthToken.objects.filter(user__in=user_ids).revoke()
-    return count
+        AuthToken.objects.filter(user__in=users.values("pk")).revoke()
+        return users.filter(is_active=True).update(is_active=False)
 
 
 def deactivatable_by(staff, users):

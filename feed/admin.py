@@ -213,7 +213,14 @@ class ReportAdmin(admin.ModelAdmin):
         if not request.user.has_perm("accounts.change_user"):
             self.message_user(request, "没有修改用户的权限。", messages.ERROR)
             return
-        deactivated, resolved = services.deactivate_reported_users(queryset, request.user)
+        deactivated, resolved, skipped = services.deactivate_reported_users(queryset, request.user)
         self.message_user(
             request, f"已封禁 {deactivated} 个用户（登录令牌已撤销），处理 {resolved} 条举报。"
         )
+        if skipped:
+            self.message_user(
+                request,
+                f"跳过了 {skipped} 个你自己或职员的账号，相关举报仍待处理"
+                "（只有超级用户能停用职员）。",
+                messages.WARNING,
+            )

@@ -148,11 +148,12 @@ def hide_reported_posts(reports, moderator):
 def deactivate_reported_users(reports, moderator):
     """Deactivate the users that `reports` name, or whose posts they name (revoking their
     tokens), and resolve every open report of those users or of their posts.
-    Returns (users deactivated, reports resolved)."""
+    Returns (users deactivated, reports resolved, users skipped: the moderator themselves or
+    other staff, whom only a superuser deactivates)."""
     with transaction.atomic():
         named = reports.values_list("user", "post__author")
         named_ids = {user_id for pair in named for user_id in pair if user_id is not None}
-        # Reports naming someone the moderator may not deactivate (themselves, a superuser)
+        # Reports naming someone the moderator may not deactivate (themselves, other staff)
         # stay open for someone who may.
         users = deactivatable_by(moderator, User.objects.filter(pk__in=named_ids))
         user_ids = set(users.values_list("pk", flat=True))
@@ -161,4 +162,4 @@ def deactivate_reported_users(reports, moderator):
             Report.objects.filter(Q(user__in=user_ids) | Q(post__author__in=user_ids)),
             moderator,
         )
-    return deactivated, resolved
+    return deactivated, resolved, len(named_ids - user_ids)

@@ -284,13 +284,22 @@ def test_staff_outside_the_group_see_nothing(client, make_user):
     assert client.get(reverse("admin:feed_report_changelist")).status_code == 403
 
 
-def test_a_report_about_a_superuser_stays_open_for_a_moderator(client, moderator, user, superuser):
+@pytest.mark.parametrize("target", ["superuser", "another_moderator"])
+def test_a_report_about_staff_stays_open_for_a_moderator(
+    client, moderator, user, make_user, request, target
+):
+    staff_member = (
+        request.getfixturevalue("superuser")
+        if target == "superuser"
+        else make_user(email="mod2@example.com", is_staff=True)
+    )
     client.force_login(moderator)
-    about_root = Report.objects.create(reporter=user, user=superuser, reason="x")
-    run_action(client, "report", "deactivate_user_and_resolve", [about_root])
-    assert User.objects.get(pk=superuser.pk).is_active
-    about_root.refresh_from_db()
-    assert about_root.state == Report.State.OPEN
+    about_staff = Report.objects.create(reporter=user, user=staff_member, reason="x")
+    response = run_action(client, "report", "deactivate_user_and_resolve", [about_staff])
+    assert "跳过了 1 个你自己或职员的账号" in response.content.decode()
+    assert User.objects.get(pk=staff_member.pk).is_active
+    about_staff.refresh_from_db()
+    assert about_staff.state == Report.State.OPEN
 
 
 class TestModeratorsCannotRaiseTheirOwnPrivileges:
