@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts import extensions
 
@@ -104,6 +105,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self):
         return self.email
 
+    @staticmethod
+    def hash_code(email, code):
+        """The keyed hash stored for `code` sent to `email` (the key is SECRET_KEY)."""
+        return salted_hmac("accounts.EmailCode", f"{email}:{code}", algorithm="sha256").hexdigest()
+
     def clean(self):
         super().clean()
         self.email = normalize_email(self.email)
@@ -174,10 +180,14 @@ class AuthToken(models.Model):
             self.last_used_at = now
 
 
+# Wrong tries before a pending code is spent (module level, so that Meta's constraint reads it).
+MAX_FAILED_CODE_ATTEMPTS = 5
+
+
 class EmailCode(models.Model):
     """The pending sign-up code of one email address, stored as a keyed hash."""
 
-    MAX_FAILED_ATTEMPTS = 5
+    MAX_FAILED_ATTEMPTS = MAX_FAILED_CODE_ATTEMPTS
 
     email = models.EmailField(unique=True)
     code_hash = models.CharField(max_length=64)
@@ -188,10 +198,15 @@ class EmailCode(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(failed_attempts__lte=5),
+                condition=models.Q(failed_attempts__lte=MAX_FAILED_CODE_ATTEMPTS),
                 name="%(app_label)s_%(class)s_attempts_bounded",
             ),
         ]
 
     def __str__(self):
         return self.email
+
+    @staticmethod
+    def hash_code(email, code):
+        """The keyed hash stored for `code` sent to `email` (the key is SECRET_KEY)."""
+        return salted_hmac("accounts.EmailCode", f"{email}:{code}", algorithm="sha256").hexdigest()

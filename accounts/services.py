@@ -10,7 +10,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import constant_time_compare
 
 from accounts import avatars, captcha, extensions
 from accounts.forms import EmailForm, PasswordForm, ProfileForm
@@ -39,10 +39,6 @@ SIGNUP_MAIL_BODY = (
 )
 
 
-def _code_hash(email, code):
-    return salted_hmac("accounts.EmailCode", f"{email}:{code}", algorithm="sha256").hexdigest()
-
-
 def send_signup_code(email, *, client_ip):
     """Email a 6-digit code to a new address (1004), within the per-email and per-address limits."""
     form = EmailForm(data={"email": email or ""})
@@ -66,7 +62,7 @@ def send_signup_code(email, *, client_ip):
     EmailCode.objects.update_or_create(
         email=email,
         defaults={
-            "code_hash": _code_hash(email, code),
+            "code_hash": EmailCode.hash_code(email, code),
             "failed_attempts": 0,
             "expires_at": timezone.now() + SIGNUP_CODE_TTL,
         },
@@ -91,7 +87,7 @@ def verify_signup_code(email, code):
         pending = EmailCode.objects.select_for_update().filter(email=email).first()
         if pending is None or pending.expires_at <= timezone.now():
             matched = False
-        elif constant_time_compare(pending.code_hash, _code_hash(email, code.strip())):
+        elif constant_time_compare(pending.code_hash, EmailCode.hash_code(email, code.strip())):
             pending.delete()
             matched = True
         elif pending.failed_attempts + 1 >= EmailCode.MAX_FAILED_ATTEMPTS:
