@@ -1,7 +1,6 @@
 """The `moderators` group: staff in it moderate users, posts, comments and reports in the admin
 and may look at friendships and blocks. They may not delete users (deactivate them instead)."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 GROUP_NAME = "moderators"
@@ -21,23 +20,27 @@ PERMISSIONS = [
 
 def create_moderators(apps, schema_editor):
     # Permissions are normally created after `migrate` (post_migrate); on a fresh database they
-    # do not exist yet at this point, so create those of the apps involved now.
+    # do not exist yet at this point, so those the group needs are created here, from the
+    # historical models, as Django names them (post_migrate then finds them and adds none).
     using = schema_editor.connection.alias
-    for label in ("accounts", "friends", "feed"):
-        app_config = apps.get_app_config(label)
-        app_config.models_module = True  # the migration state's app configs have no module
-        create_permissions(app_config, apps=apps, verbosity=0, using=using)
-        app_config.models_module = None
-
-    Group = apps.get_model("auth", "Group")
+    ContentType = apps.get_model("contenttypes", "ContentType")
     Permission = apps.get_model("auth", "Permission")
+    Group = apps.get_model("auth", "Group")
+    permissions = []
+    for app_label, codename in PERMISSIONS:
+        action, model_name = codename.split("_", 1)
+        model = apps.get_model(app_label, model_name)
+        content_type, _ = ContentType.objects.using(using).get_or_create(
+            app_label=app_label, model=model_name
+        )
+        permission, _ = Permission.objects.using(using).get_or_create(
+            content_type=content_type,
+            codename=codename,
+            defaults={"name": f"Can {action} {model._meta.verbose_name_raw}"},
+        )
+        permissions.append(permission)
     group, _ = Group.objects.using(using).get_or_create(name=GROUP_NAME)
-    group.permissions.set(
-        [
-            Permission.objects.using(using).get(content_type__app_label=app, codename=codename)
-            for app, codename in PERMISSIONS
-        ]
-    )
+    group.permissions.set(permissions)
 
 
 def remove_moderators(apps, schema_editor):

@@ -1,8 +1,25 @@
 """Tags for the users who wrote a `like` before interest tags existed."""
 
+import re
+
 from django.db import migrations
 
-from friends.interests import split_interests
+# A copy of friends.interests.split_interests as it was when this migration was written: a
+# migration must keep doing what it did, whatever later becomes of the app's code.
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 20
+SEPARATORS = re.compile(r"[,，、;；/\s]+")
+
+
+def split_interests(like):
+    tags = []
+    for piece in SEPARATORS.split(like or ""):
+        tag = piece.strip().lower()
+        if tag and len(tag) <= MAX_TAG_LENGTH and tag not in tags:
+            tags.append(tag)
+            if len(tags) == MAX_TAGS:
+                break
+    return tags
 
 
 def backfill(apps, schema_editor):
