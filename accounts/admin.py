@@ -7,8 +7,8 @@ from django.contrib.auth.forms import (
 )
 from django.utils.html import format_html
 
-from accounts import avatars, services
-from accounts.forms import AvatarField
+from accounts import avatars, extensions, services
+from accounts.forms import PROFILE_FIELDS, AvatarField
 from accounts.models import AuthToken, User
 
 
@@ -76,20 +76,7 @@ class UserAdmin(DjangoUserAdmin):
         ("登录", {"fields": ("email", "password", "last_login", "date_joined")}),
         (
             "资料",
-            {
-                "fields": (
-                    "name",
-                    "username",
-                    "sex",
-                    "birthday",
-                    "like",
-                    "flike",
-                    "avatar_preview",
-                    "avatar",
-                    "location",
-                    "introduction",
-                )
-            },
+            {"fields": (*PROFILE_FIELDS, "avatar_preview", "avatar")},
         ),
         (
             "权限",
@@ -97,6 +84,10 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def get_inlines(self, request, obj):
+        # The apps above accounts attach theirs (friends: the friend list) through the hook.
+        return [*super().get_inlines(request, obj), *extensions.user_admin_inlines]
 
     @admin.display(description="头像")
     def avatar_thumbnail(self, user):

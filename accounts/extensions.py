@@ -1,11 +1,16 @@
 """Hooks through which the apps above accounts extend it, so that accounts never imports them
-(docs/ARCHITECTURE.md): each app registers its rules and counts in its AppConfig.ready()."""
+(docs/ARCHITECTURE.md): each app registers its rules and counts in its AppConfig.ready(), its
+admin inlines in its admin module."""
 
 # fn(queryset of users, viewer) -> queryset: narrows whom `viewer` may see (friends: blocks).
 visibility_rules = []
 
 # name -> fn(user) -> int: counts the owner sees on their own /get_info.
 owner_counts = {}
+
+# Admin inline classes shown on a user's admin page (friends: the friend list). Registered when
+# the app's admin module is loaded.
+user_admin_inlines = []
 
 
 def counts_for_owner(user):

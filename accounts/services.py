@@ -6,17 +6,19 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from accounts import avatars, captcha, extensions
+from accounts import avatars, captcha, errors
 from accounts.forms import EmailForm, PasswordForm, ProfileForm
 from accounts.models import AuthToken, EmailCode, User, normalize_email
 from socialsite import ratelimit
-from socialsite.api import ApiError, form_errors, invalid, transport_error
+from socialsite.api import form_errors
+from socialsite.errors import ApiError
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +45,10 @@ def send_signup_code(email, *, client_ip):
     """Email a 6-digit code to a new address (1004), within the per-email and per-address limits."""
     form = EmailForm(data={"email": email or ""})
     if not form.is_valid():
-        raise ApiError(1005, "邮件验证码发送失败", extra={"errors": form_errors(form)})
+        raise ApiError(errors.SIGNUP_MAIL_FAILED, extra={"errors": form_errors(form)})
     email = normalize_email(form.cleaned_data["email"])
     if User.objects.filter(email=email).exists():
-        raise ApiError(1010, "该用户已注册")
+        raise ApiError(errors.ALREADY_REGISTERED)
     # The email's cooldown first: a request it refuses sends no code, so it must not use up the
     # address's hourly allowance (API.md counts codes).
     ratelimit.cooldown("signup-email", email, seconds=SIGNUP_CODE_COOLDOWN_SECONDS)
@@ -74,12 +76,12 @@ def send_signup_code(email, *, client_ip):
         logger.exception("Could not send the sign-up code email")
         EmailCode.objects.filter(email=email).delete()
         ratelimit.release_cooldown("signup-email", email)
-        raise ApiError(1005, "邮件验证码发送失败") from None
+        raise ApiError(errors.SIGNUP_MAIL_FAILED) from None
 
 
 def verify_signup_code(email, code):
     """Spend a correct code on a signed `rid` naming the email; a wrong one counts a try."""
-    wrong = ApiError(1003, "验证码错误")
+    wrong = ApiError(errors.WRONG_CODE)
     email = normalize_email(email or "")
     if not email or not code:
         raise wrong
@@ -110,16 +112,16 @@ def _rid_email(rid):
 
 def _validated(fields, *bound_forms):
     """The re-encoded avatar of `fields["img"]` (or None) once every form and the avatar are
-    valid; 9400 with the errors of all of them, merged by field, otherwise."""
-    errors = form_errors(*bound_forms)
+    valid; a ValidationError (9400) with the errors of all of them, merged by field, otherwise."""
+    found = form_errors(*bound_forms)
     avatar = None
     if fields.get("img"):
         try:
             avatar = avatars.from_base64(fields["img"])
         except avatars.InvalidAvatar as error:
-            errors["img"] = [str(error)]
-    if errors:
-        raise invalid(errors)
+            found["img"] = [str(error)]
+    if found:
+        raise ValidationError(found)
     return avatar
 
 
@@ -127,9 +129,9 @@ def register(*, email, password, rid, fields):
     """Create the account named by a valid `rid`; returns (user, token key)."""
     email = normalize_email(email)
     if not rid or _rid_email(rid) != email:
-        raise ApiError(4000, "rid错误")
+        raise ApiError(errors.BAD_RID)
     if User.objects.filter(email=email).exists():
-        raise ApiError(1010, "该用户已注册")
+        raise ApiError(errors.ALREADY_REGISTERED)
     user = User(email=email)
     profile = ProfileForm(data=fields, instance=user)
     new_password = PasswordForm(data={"pass": password}, user=user)
@@ -143,7 +145,7 @@ def register(*, email, password, rid, fields):
             key = AuthToken.objects.issue(user)
     except IntegrityError:  # the same email registered concurrently
         _discard_new_avatar(user, avatar)
-        raise ApiError(1010, "该用户已注册") from None
+        raise ApiError(errors.ALREADY_REGISTERED) from None
     except Exception:
         _discard_new_avatar(user, avatar)
         raise
@@ -157,18 +159,19 @@ def _discard_new_avatar(user, avatar):
 
 
 def _check_old_password(user, old_password):
-    failures = ratelimit.failures("reset-old-pass", user.pk)
-    if failures >= OLD_PASSWORD_FAILURES_LIMIT:
-        raise transport_error(
-            9429, headers={"Retry-After": str(OLD_PASSWORD_FAILURE_WINDOW_SECONDS)}
-        )
+    failures = ratelimit.refuse_after_failures(
+        "reset-old-pass",
+        user.pk,
+        limit=OLD_PASSWORD_FAILURES_LIMIT,
+        window=OLD_PASSWORD_FAILURE_WINDOW_SECONDS,
+    )
     if not old_password:
-        raise ApiError(1001, "密码错误")
+        raise ApiError(errors.WRONG_PASSWORD)
     if not user.check_password(old_password):
         ratelimit.record_failure(
             "reset-old-pass", user.pk, window=OLD_PASSWORD_FAILURE_WINDOW_SECONDS
         )
-        raise ApiError(1001, "密码错误")
+        raise ApiError(errors.WRONG_PASSWORD)
     if failures:
         ratelimit.clear_failures("reset-old-pass", user.pk)
 
@@ -215,16 +218,6 @@ def update_profile(user, *, fields, token):
     return user
 
 
-def visible_profile(viewer, email):
-    """/get_info: the user named by `email` if `viewer` may see them, and the counts only the
-    owner sees (empty for anyone else). 6000 for a missing, unknown or hidden user."""
-    user = email and User.objects.visible_to(viewer).with_email(email).first()
-    if not user:
-        raise ApiError(6000, "缺少有效参数")
-    counts = extensions.counts_for_owner(user) if user.pk == viewer.pk else {}
-    return user, counts
-
-
 def captcha_required(email, client_ip):
     if settings.LOGIN_CAPTCHA == "always":
         return True
@@ -247,16 +240,16 @@ def login(*, email, password, captcha_uuid, captcha_answer, client_ip):
     if captcha_required(email, client_ip) and not captcha.check_captcha(
         captcha_uuid, captcha_answer
     ):
-        raise ApiError(1003, "验证码错误")
+        raise ApiError(errors.WRONG_CODE)
     user = User.objects.with_email(email).first()
     if user is None:
         _record_login_failure(email, client_ip)
-        raise ApiError(1000, "无此用户信息")
+        raise ApiError(errors.NO_SUCH_USER)
     if not user.check_password(password):
         _record_login_failure(email, client_ip)
-        raise ApiError(1001, "密码错误")
+        raise ApiError(errors.WRONG_PASSWORD)
     if not user.is_active:
-        raise ApiError(1016, "账号已被封禁")
+        raise ApiError(errors.ACCOUNT_DEACTIVATED)
     ratelimit.clear_failures("login-email", email)
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])

@@ -1,10 +1,9 @@
-from accounts import captcha, services
+from accounts import captcha, errors, queries, services
+from accounts.auth import require_owner
 from accounts.models import normalize_email
 from accounts.serializers import profile_info_json, profile_json
 from socialsite import replicas
-from socialsite.api import ApiError, api, client_ip, envelope, require_owner
-
-MISSING_PARAMS = (1007, "缺乏必要参数")
+from socialsite.api import api, client_ip, envelope
 
 
 @api(("POST",), auth=False)
@@ -30,7 +29,7 @@ def check_email(request, params):
 
 @api(("POST",), auth=False)
 def register2(request, params):
-    email, password = params.require("email", "pass", error=ApiError(*MISSING_PARAMS))
+    email, password = params.require("email", "pass", missing=errors.MISSING_PARAMS)
     user, token = services.register(
         email=email,
         password=password,
@@ -42,7 +41,7 @@ def register2(request, params):
 
 @api(("GET",), auth=False)
 def get_yzm(request, params):
-    (uuid,) = params.require("uuid", error=ApiError(2001, "缺少必要参数"))
+    (uuid,) = params.require("uuid", missing=errors.MISSING_UUID)
     return envelope(
         2000, "获取验证码成功", yzm_b64=captcha.new_captcha(uuid, client_ip=client_ip(request))
     )
@@ -50,7 +49,7 @@ def get_yzm(request, params):
 
 @api(("POST",), auth=False)
 def login(request, params):
-    email, password = params.require("email", "pass", error=ApiError(*MISSING_PARAMS))
+    email, password = params.require("email", "pass", missing=errors.MISSING_PARAMS)
     user, token = services.login(
         email=email,
         password=password,
@@ -69,8 +68,8 @@ def logout(request, params):
 
 @api(("POST",))
 def reset(request, params):
-    (email,) = params.require("email", error=ApiError(1006, "缺乏邮箱参数"))
-    user = require_owner(request, email, unknown=ApiError(1009, "没有该用户"))
+    (email,) = params.require("email", missing=errors.MISSING_EMAIL)
+    user = require_owner(request, email, unknown=errors.NO_USER_WITH_EMAIL)
     services.update_profile(user, fields=params.data, token=request.api_token)
     return envelope(1002, "修改成功", data=profile_json(user, request))
 
@@ -82,5 +81,5 @@ def get_info(request, params):
     # read where it was written.
     own = email is not None and normalize_email(email) == request.api_user.email
     with replicas.reads_from_replica(enabled=not own):
-        user, counts = services.visible_profile(request.api_user, email)
+        user, counts = queries.visible_profile(request.api_user, email)
         return envelope(6001, "成功", data=profile_info_json(user, request, counts))

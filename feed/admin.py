@@ -34,12 +34,12 @@ def client_time_as_date(timestamp):
 class HideActionsMixin:
     @admin.action(description="隐藏所选项目", permissions=["change"])
     def hide(self, request, queryset):
-        count = services.set_hidden(queryset, True)
+        count = services.set_hidden(queryset, hidden=True)
         self.message_user(request, f"已隐藏 {count} 项。")
 
     @admin.action(description="取消隐藏所选项目", permissions=["change"])
     def unhide(self, request, queryset):
-        count = services.set_hidden(queryset, False)
+        count = services.set_hidden(queryset, hidden=False)
         self.message_user(request, f"已取消隐藏 {count} 项。")
 
 

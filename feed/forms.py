@@ -1,19 +1,47 @@
-"""The formats of feed parameters: text limits and integers (API.md, "Feed"). A value that
-fails here is present but malformed: 9400 with the form's errors."""
+"""The formats of feed parameters: text limits, integers and ids (API.md, "Feed"). A value that
+fails a form here is present but malformed: 9400 with the form's errors. The parsers decide
+what a client's string names before any form runs (API.md's check order)."""
+
+import re
 
 from django import forms
 
-from feed.models import MAX_BIGINT, MIN_BIGINT
 from friends.models import Group
 
+INTEGER = re.compile(r"-?[0-9]+")
+MIN_BIGINT, MAX_BIGINT = -(2**63), 2**63 - 1
 
-def timestamp_field():
-    return forms.IntegerField(min_value=MIN_BIGINT, max_value=MAX_BIGINT, required=False)
+
+def is_integer(raw):
+    """Whether `raw` (a string a client sent) is written as an integer: plain decimal digits,
+    not "1.5", "1e3", "0x1f" or "1_000"."""
+    return INTEGER.fullmatch(str(raw).strip()) is not None
+
+
+def parse_bigint(raw):
+    """`raw` as an integer that a bigint column holds, else None."""
+    raw = str(raw).strip()
+    if not is_integer(raw) or len(raw) > 20:
+        return None
+    value = int(raw)
+    return value if MIN_BIGINT <= value <= MAX_BIGINT else None
+
+
+def parse_id(raw):
+    """The id named by `raw`, or None: a value that is not a whole number (an old client's hex
+    id, "1.5", "-3") names no object (API.md, check order)."""
+    value = parse_bigint(raw)
+    return value if value is not None and value > 0 else None
+
+
+def timestamp_field(*, required=False):
+    """A client's timestamp: an integer that a bigint column holds."""
+    return forms.IntegerField(min_value=MIN_BIGINT, max_value=MAX_BIGINT, required=required)
 
 
 class PostForm(forms.Form):
     message = forms.CharField(max_length=2000)
-    time = forms.IntegerField(min_value=MIN_BIGINT, max_value=MAX_BIGINT)
+    time = timestamp_field(required=True)
 
 
 class CommentForm(forms.Form):

@@ -1,36 +1,9 @@
-import re
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from accounts.models import User
 from friends.models import Block
-
-INTEGER = re.compile(r"-?[0-9]+")
-MIN_BIGINT, MAX_BIGINT = -(2**63), 2**63 - 1
-
-
-def is_integer(raw):
-    """Whether `raw` (a string a client sent) is written as an integer: plain decimal digits,
-    not "1.5", "1e3", "0x1f" or "1_000"."""
-    return INTEGER.fullmatch(str(raw).strip()) is not None
-
-
-def parse_bigint(raw):
-    """`raw` as an integer that a bigint column holds, else None."""
-    raw = str(raw).strip()
-    if not is_integer(raw) or len(raw) > 20:
-        return None
-    value = int(raw)
-    return value if MIN_BIGINT <= value <= MAX_BIGINT else None
-
-
-def parse_id(raw):
-    """The id named by `raw`, or None: a value that is not a whole number (an old client's hex
-    id, "1.5", "-3") names no object (API.md, check order)."""
-    value = parse_bigint(raw)
-    return value if value is not None and value > 0 else None
 
 
 def visible_q():
@@ -41,13 +14,6 @@ def visible_q():
     return models.Q(is_hidden=False) & models.Q(models.Exists(active_author))
 
 
-def unblocked_q(viewer, prefix=""):
-    """Not written by a user whom `viewer` blocked or who blocked `viewer`."""
-    return ~models.Q(
-        **{f"{prefix}author__in": Block.objects.filter(blocker=viewer).values("blocked")}
-    ) & ~models.Q(**{f"{prefix}author__in": Block.objects.filter(blocked=viewer).values("blocker")})
-
-
 class VisibilityQuerySet(models.QuerySet):
     """Shared by posts and comments: what the API may show at all, and to one viewer."""
 
@@ -55,15 +21,10 @@ class VisibilityQuerySet(models.QuerySet):
         return self.filter(visible_q())
 
     def visible_to(self, viewer):
-        return self.filter(visible_q() & unblocked_q(viewer))
+        return self.filter(visible_q() & Block.objects.unblocked_q(viewer, "author"))
 
 
 class PostQuerySet(VisibilityQuerySet):
-    def with_id(self, raw_id):
-        """The post named by `raw_id` (any string a client sent), or None."""
-        post_id = parse_id(raw_id)
-        return None if post_id is None else self.filter(pk=post_id).first()
-
     def newest_first(self):
         return self.order_by("-time", "-id")
 
@@ -119,12 +80,15 @@ class Comment(models.Model):
         return f"{self.author}: {self.text[:30]}"
 
 
+class ReportState(models.TextChoices):
+    OPEN = "open", "待处理"
+    RESOLVED = "resolved", "已处理"
+
+
 class Report(models.Model):
     """A report of a post or of a user, queued for the moderators."""
 
-    class State(models.TextChoices):
-        OPEN = "open", "待处理"
-        RESOLVED = "resolved", "已处理"
+    State = ReportState
 
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -149,7 +113,9 @@ class Report(models.Model):
         related_name="reports_received",
     )
     reason = models.CharField("理由", max_length=500, blank=True)
-    state = models.CharField("状态", max_length=10, choices=State.choices, default=State.OPEN)
+    state = models.CharField(
+        "状态", max_length=10, choices=ReportState.choices, default=ReportState.OPEN
+    )
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -173,18 +139,18 @@ class Report(models.Model):
                 name="%(app_label)s_%(class)s_one_target",
             ),
             models.CheckConstraint(
-                condition=models.Q(state__in=["open", "resolved"]),
+                condition=models.Q(state__in=ReportState.values),
                 name="%(app_label)s_%(class)s_state",
             ),
             # one open report per reporter and target, even when the same report races itself
             models.UniqueConstraint(
                 fields=["reporter", "post"],
-                condition=models.Q(state="open", post__isnull=False),
+                condition=models.Q(state=ReportState.OPEN, post__isnull=False),
                 name="report_one_open_per_post",
             ),
             models.UniqueConstraint(
                 fields=["reporter", "user"],
-                condition=models.Q(state="open", user__isnull=False),
+                condition=models.Q(state=ReportState.OPEN, user__isnull=False),
                 name="report_one_open_per_user",
             ),
         ]

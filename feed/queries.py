@@ -1,4 +1,6 @@
-"""The one place feed queries are built (docs/ARCHITECTURE.md). Every list runs a fixed number of
+"""The one place feed queries are built (docs/ARCHITECTURE.md): the lists, and the look-ups
+that decide a not-found code, so that the views keep API.md's check order (not-found codes,
+then ownership (9403), then formats (9400), then the write). Every list runs a fixed number of
 queries whatever the number of friends, posts or comments: the page of posts with their
 authors, then the latest comments and the comment counts of all of them in one query."""
 
@@ -7,9 +9,12 @@ from django.db import connection
 from django.db.models import BooleanField, Count, F, Func, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 
-from accounts.models import User
+from accounts.models import User, normalize_email
+from feed import errors
+from feed.forms import parse_bigint, parse_id
 from feed.models import Comment, Post
 from friends.models import Friendship
+from socialsite.errors import ApiError
 
 COMMENT_LIST_SIZE = 50
 # What post_json and comment_json read: loading (and compiling) only these keeps a page cheap.
@@ -112,3 +117,51 @@ def comment_page(viewer, post, start=0, limit=20):
         .only(*COMMENT_FIELDS)
         .order_by("created_at", "id")[start : start + limit]
     )
+
+
+def post_by_id(posts, raw_id):
+    """The post of `posts` named by `raw_id` (any string a client sent), or None."""
+    post_id = parse_id(raw_id)
+    return None if post_id is None else posts.filter(pk=post_id).first()
+
+
+def post_visible_to(viewer, raw_id):
+    """/comment, /get_comments: the post `viewer` may see with id `raw_id`; 3006 otherwise
+    (hidden, by a deactivated or blocked user, deleted, or an id that is not a whole number)."""
+    post = post_by_id(Post.objects.visible_to(viewer), raw_id)
+    if post is None:
+        raise ApiError(errors.NO_SUCH_POST)
+    return post
+
+
+def post_by_author(email, *, post_id=None, time=None):
+    """/delPost: the visible post of the user with `email` named by its id and/or its client
+    timestamp (with both, both must match); 3004 when there is none. Among posts sharing a
+    timestamp the latest one is meant, so that a retried delete removes one post at a time."""
+    conditions = {"author__email": normalize_email(email)}
+    if post_id is not None:
+        conditions["pk"] = parse_id(post_id)
+    if time is not None:
+        conditions["time"] = parse_bigint(time)
+    if None in conditions.values():  # not a number
+        raise ApiError(errors.NO_SUCH_POST_OF_USER)
+    post = Post.objects.visible().filter(**conditions).order_by("-id").first()
+    if post is None:
+        raise ApiError(errors.NO_SUCH_POST_OF_USER)
+    return post
+
+
+def report_target(viewer, *, post_id=None, email=None):
+    """/report: (post, user) named by a post id and/or an email: a visible post, or an active
+    user other than `viewer` (blocked users included: blocking someone does not stop one
+    reporting them). 7000 when a given one does not exist."""
+    post = user = None
+    if post_id is not None:
+        post = post_by_id(Post.objects.visible(), post_id)
+        if post is None:
+            raise ApiError(errors.NO_SUCH_REPORT_TARGET)
+    if email is not None:
+        user = User.objects.active().exclude(pk=viewer.pk).with_email(email).first()
+        if user is None:
+            raise ApiError(errors.NO_SUCH_REPORT_TARGET)
+    return post, user

@@ -12,7 +12,7 @@ def comment_json(comment):
 
 
 def post_json(post):
-    """A post from `timeline.post_page` or `services.put_post` (with `comment_count` and
+    """A post from `queries.post_page` or `services.put_post` (with `comment_count` and
     `latest_comments`, newest first)."""
     return {
         "_id": str(post.pk),

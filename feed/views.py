@@ -1,28 +1,28 @@
 """The Feed endpoints of API.md. Each view checks in API.md's order: its missing-parameter code,
 its not-found codes, ownership (9403), formats (9400), then calls one domain function."""
 
-from feed import services, timeline
-from feed.forms import PublicPostsForm, TimelineForm
-from feed.models import is_integer
+from accounts.auth import owner_named_by, require_owner
+from feed import errors, queries, services
+from feed.forms import PublicPostsForm, TimelineForm, is_integer
 from feed.serializers import comment_json, post_json
-from socialsite.api import ApiError, api, envelope, read_page, require_owner
+from socialsite.api import api, envelope, read_page
+from socialsite.errors import ApiError
 
 
-def require_text(value, error):
+def require_text(value, missing):
     """Text that is only whitespace counts as missing."""
     if value is None or not value.strip():
-        raise error
+        raise ApiError(missing)
     return value
 
 
 @api(("POST",))
 def put_post(request, params):
-    invalid_post = ApiError(3000, "缺少有效参数")
-    email, message, time = params.require("email", "message", "time", error=invalid_post)
-    require_text(message, invalid_post)
+    email, message, time = params.require("email", "message", "time", missing=errors.INVALID_POST)
+    require_text(message, errors.INVALID_POST)
     if not is_integer(time):
-        raise invalid_post
-    author = require_owner(request, email, unknown=invalid_post)
+        raise ApiError(errors.INVALID_POST)
+    author = require_owner(request, email, unknown=errors.INVALID_POST)
     post = services.put_post(author, message=message, time=time)
     return envelope(3001, "发布成功", data=post_json(post))
 
@@ -30,10 +30,10 @@ def put_post(request, params):
 @api(("GET",), replica_reads=True)
 def get_post(request, params):
     if "oldTime" not in params and "email" not in params:
-        raise ApiError(3003, "缺少参数")
+        raise ApiError(errors.MISSING_POST_FILTER)
     old_time = params.clean(PublicPostsForm)["oldTime"]
     start, limit = read_page(params)
-    posts = timeline.public_posts(
+    posts = queries.public_posts(
         request.api_user,
         old_time=old_time,
         author_email=params.get("email"),
@@ -45,44 +45,41 @@ def get_post(request, params):
 
 @api(("GET", "POST"))
 def del_post(request, params):
-    missing = ApiError(3006, "缺少参数")
-    (email,) = params.require("email", error=missing)
+    (email,) = params.require("email", missing=errors.MISSING_PARAMS)
     if "id" not in params and "time" not in params:
-        raise missing
-    post = services.find_post_of(email, post_id=params.get("id"), time=params.get("time"))
-    require_owner(request, email, unknown=ApiError(*services.NO_SUCH_POST_OF_USER))
+        raise ApiError(errors.MISSING_PARAMS)
+    post = queries.post_by_author(email, post_id=params.get("id"), time=params.get("time"))
+    require_owner(request, email, unknown=errors.NO_SUCH_POST_OF_USER)
     services.delete_post(post)
     return envelope(3005, "删除成功")
 
 
 @api(("POST",))
 def comment(request, params):
-    text = require_text(params.get("comment"), ApiError(3006, "评论为空"))
-    (email,) = params.require("email", error=ApiError(3006, "缺乏用户信息"))
-    (post_id,) = params.require("id", error=ApiError(3006, "缺乏id"))
-    post = services.find_post_for(request.api_user, post_id)
-    author = require_owner(request, email, unknown=ApiError(3006, "缺乏用户信息"))
+    text = require_text(params.get("comment"), errors.EMPTY_COMMENT)
+    (email,) = params.require("email", missing=errors.MISSING_COMMENTER)
+    (post_id,) = params.require("id", missing=errors.MISSING_POST_ID)
+    post = queries.post_visible_to(request.api_user, post_id)
+    author = require_owner(request, email, unknown=errors.MISSING_COMMENTER)
     new_comment = services.comment(post, author, text)
     return envelope(3007, "评论成功", data=comment_json(new_comment))
 
 
 @api(("GET",), replica_reads=True)
 def get_comments(request, params):
-    (post_id,) = params.require("id", error=ApiError(*services.NO_SUCH_POST))
-    post = services.find_post_for(request.api_user, post_id)
+    (post_id,) = params.require("id", missing=errors.NO_SUCH_POST)
+    post = queries.post_visible_to(request.api_user, post_id)
     start, limit = read_page(params)
-    comments = timeline.comment_page(request.api_user, post, start, limit)
+    comments = queries.comment_page(request.api_user, post, start, limit)
     return envelope(3002, "成功", data=[comment_json(comment) for comment in comments])
 
 
 @api(("GET",), replica_reads=True)
 def get_friend_post(request, params):
-    invalid_request = ApiError(3000, "缺少有效参数")
-    (email,) = params.require("email", error=invalid_request)
-    viewer = require_owner(request, email, unknown=invalid_request)
+    viewer = owner_named_by(request, params, missing=errors.INVALID_POST)
     filters = params.clean(TimelineForm)
     start, limit = read_page(params)
-    posts = timeline.friend_posts(
+    posts = queries.friend_posts(
         viewer, group=filters["group"], before=filters["before"], start=start, limit=limit
     )
     return envelope(3002, "成功", data=[post_json(post) for post in posts])
@@ -90,14 +87,13 @@ def get_friend_post(request, params):
 
 @api(("POST",))
 def report(request, params):
-    missing = ApiError(7000, "缺少参数")
-    (email,) = params.require("email", error=missing)
-    reason = require_text(params.get("reason"), missing)
+    (email,) = params.require("email", missing=errors.MISSING_REPORT_PARAMS)
+    reason = require_text(params.get("reason"), errors.MISSING_REPORT_PARAMS)
     if "post" not in params and "femail" not in params:
-        raise missing
-    post, user = services.find_report_target(
+        raise ApiError(errors.MISSING_REPORT_PARAMS)
+    post, user = queries.report_target(
         request.api_user, post_id=params.get("post"), email=params.get("femail")
     )
-    reporter = require_owner(request, email, unknown=missing)
+    reporter = require_owner(request, email, unknown=errors.MISSING_REPORT_PARAMS)
     services.report(reporter, post=post, user=user, reason=reason)
     return envelope(7001, "举报成功")

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
-from accounts.models import User
+from accounts import extensions
 from friends import services
 from friends.forms import FriendshipAdminForm
 from friends.models import Block, Friendship, InterestTag
@@ -40,11 +40,9 @@ class FriendshipInline(admin.TabularInline):
         return super().get_queryset(request).select_related("owner", "friend")
 
 
-# accounts registers the user admin and must not import friends (docs/ARCHITECTURE.md), so the
-# friends app attaches its inline to that registration here. accounts comes before friends in
-# INSTALLED_APPS, so its admin module is loaded and registered by now.
-user_admin = admin.site._registry[User]
-user_admin.inlines = [*user_admin.inlines, FriendshipInline]
+# accounts registers the user admin and must not import friends (docs/ARCHITECTURE.md): the
+# friend list reaches the user's page through the accounts.extensions hook.
+extensions.user_admin_inlines.append(FriendshipInline)
 
 
 @admin.register(Block)
@@ -58,10 +56,19 @@ class BlockAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
 
+    def get_readonly_fields(self, request, obj=None):
+        # A block of another pair is another block: staff delete this one and add that one.
+        if obj is not None:
+            return ("blocker", "blocked", "created_at")
+        return self.readonly_fields
+
     def save_model(self, request, obj, form, change):
-        # A block made by staff has the effect of /block: no friendship survives it.
-        super().save_model(request, obj, form, change)
-        services.remove_friendships_between(obj.blocker, obj.blocked)
+        # A block made by staff is made as /block makes it (the pair locked, no friendship
+        # surviving it).
+        if not change:
+            stored = services.block(obj.blocker, obj.blocked)
+            obj.pk, obj.created_at = stored.pk, stored.created_at
+            obj._state.adding = False
 
 
 @admin.register(InterestTag)

@@ -14,9 +14,7 @@ class FriendsConfig(AppConfig):
 
         def hide_blocked(users, viewer):
             """Users blocked by `viewer`, or who blocked `viewer`, are hidden either way."""
-            return users.exclude(
-                pk__in=Block.objects.filter(blocker=viewer).values("blocked")
-            ).exclude(pk__in=Block.objects.filter(blocked=viewer).values("blocker"))
+            return users.filter(Block.objects.unblocked_q(viewer))
 
         extensions.visibility_rules.append(hide_blocked)
         extensions.owner_counts["friend_count"] = lambda user: (

@@ -1,5 +1,5 @@
 """Interest tags: a user's free-text `like` as normalized tags, so that shared interests are a
-join in the database (friends.recommend) rather than string matching in Python."""
+join in the database (friends.queries, /recommend) rather than string matching in Python."""
 
 import re
 

@@ -12,6 +12,19 @@ class Group(models.TextChoices):
     OTHER = "4", "其他"
 
 
+def user_pair_constraints(first, second):
+    """The constraints of a directed relation between two users (Friendship, Block): one row per
+    ordered pair, never a user with themselves. A function rather than an abstract base model
+    (bookwyrm's UserRelationship): the two relations keep their own field and column names."""
+    return [
+        models.UniqueConstraint(fields=[first, second], name="%(app_label)s_%(class)s_unique_pair"),
+        models.CheckConstraint(
+            condition=~models.Q(**{first: models.F(second)}),
+            name="%(app_label)s_%(class)s_not_self",
+        ),
+    ]
+
+
 class FriendshipQuerySet(models.QuerySet):
     def listed_by(self, user):
         """The entries of `user`'s list, in the order they were first added."""
@@ -54,13 +67,7 @@ class Friendship(models.Model):
         verbose_name = "好友关系"
         verbose_name_plural = "好友关系"
         constraints = [
-            models.UniqueConstraint(
-                fields=["owner", "friend"], name="%(app_label)s_%(class)s_unique_pair"
-            ),
-            models.CheckConstraint(
-                condition=~models.Q(owner=models.F("friend")),
-                name="%(app_label)s_%(class)s_not_self",
-            ),
+            *user_pair_constraints("owner", "friend"),
             models.CheckConstraint(
                 condition=models.Q(group__in=Group.values), name="%(app_label)s_%(class)s_group"
             ),
@@ -77,11 +84,22 @@ class Friendship(models.Model):
 
 
 class BlockQuerySet(models.QuerySet):
+    def involving(self, user):
+        """The blocks `user` made or received: each hides the other side from `user`."""
+        return self.filter(models.Q(blocker=user) | models.Q(blocked=user))
+
     def between(self, one, other):
         """The blocks between two users, in either direction."""
-        return self.filter(
-            models.Q(blocker=one, blocked=other) | models.Q(blocker=other, blocked=one)
-        )
+        return self.involving(one).filter(models.Q(blocker=other) | models.Q(blocked=other))
+
+    def unblocked_q(self, viewer, user_field="pk"):
+        """A condition on a model whose `user_field` is a user: not one `viewer` blocked or who
+        blocked `viewer`, the rule "blocked either way" that users, posts and comments share.
+        Two NOT IN subqueries, each a range of one of the block table's two indexes."""
+        in_field = f"{user_field}__in"
+        blocked = self.filter(blocker=viewer).values("blocked")
+        blockers = self.filter(blocked=viewer).values("blocker")
+        return ~models.Q(**{in_field: blocked}) & ~models.Q(**{in_field: blockers})
 
 
 class Block(models.Model):
@@ -100,15 +118,7 @@ class Block(models.Model):
     class Meta:
         verbose_name = "拉黑"
         verbose_name_plural = "拉黑"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["blocker", "blocked"], name="%(app_label)s_%(class)s_unique_pair"
-            ),
-            models.CheckConstraint(
-                condition=~models.Q(blocker=models.F("blocked")),
-                name="%(app_label)s_%(class)s_not_self",
-            ),
-        ]
+        constraints = user_pair_constraints("blocker", "blocked")
         indexes = [models.Index(fields=["blocked", "blocker"], name="block_blocked_blocker")]
 
     def __str__(self):

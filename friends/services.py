@@ -5,8 +5,9 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts.models import User
+from friends import errors, queries
 from friends.models import Block, Friendship, SearchField, SearchInterest
-from socialsite.api import ApiError
+from socialsite.errors import ApiError
 
 
 def _lock_pair(user, other):
@@ -24,13 +25,13 @@ def set_friend(owner, friend, group):
     """Put `friend` in `owner`'s `group`: adds them, or moves them and keeps their place in the
     list (created_at is only set when the row is created)."""
     if owner.pk == friend.pk:
-        raise ApiError(5000, "不能添加自己为好友")
+        raise ApiError(errors.CANNOT_ADD_SELF)
     try:
         with transaction.atomic():
             _lock_pair(owner, friend)
             # A block either way hides each from the other (API.md); 5007 keeps its one msg.
             if Block.objects.between(owner, friend).exists():
-                raise ApiError(5007, "对方已将你拉黑")
+                raise ApiError(errors.BLOCKED)
             Friendship.objects.update_or_create(
                 owner=owner, friend=friend, defaults={"group": group}
             )
@@ -51,17 +52,19 @@ def remove_friendships_between(user, other):
 
 def block(blocker, blocked):
     """`blocker` blocks `blocked`: both friendships go and the block is stored, in one
-    transaction. Blocking twice is the same as once."""
+    transaction (the API's /block and the admin alike). Blocking twice is the same as once.
+    Returns the block."""
     if blocker.pk == blocked.pk:
-        raise ApiError(5000, "不能拉黑自己")
+        raise ApiError(errors.CANNOT_BLOCK_SELF)
     try:
         with transaction.atomic():
             _lock_pair(blocker, blocked)
             remove_friendships_between(blocker, blocked)
-            Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+            stored, _ = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
     except IntegrityError:
         # The same block was stored concurrently, and that call removed the friendships.
-        pass
+        stored = Block.objects.filter(blocker=blocker, blocked=blocked).first()
+    return stored
 
 
 def unblock(blocker, blocked):
@@ -95,3 +98,10 @@ def remember_search_interests(user, *, like=None, flike=None):
     remembered = SearchInterest.objects.filter(user=user)
     recent = remembered.order_by("-searched_at", "-id").values("id")[: SearchInterest.KEPT_PER_USER]
     remembered.exclude(id__in=Subquery(recent)).delete()
+
+
+def search_and_remember(viewer, filters, *, start, limit):
+    """/get_data: one page of the search; its `like`/`flike` terms are remembered for
+    /recommend."""
+    remember_search_interests(viewer, like=filters["like"], flike=filters["flike"])
+    return queries.search_page(viewer, filters, start=start, limit=limit)

@@ -1,55 +1,20 @@
-"""The small JSON-API toolkit every view uses: the envelope, the one domain exception type, the
-9xxx transport errors, parameter reading and the `@api` decorator (API.md, "Conventions")."""
+"""The small JSON-API toolkit every view uses: the envelope, `exception_response` (the one
+function that turns any exception into it), parameter reading and the `@api` decorator
+(API.md, "Conventions"). The errors themselves are in socialsite/errors.py."""
 
 import functools
 import json
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, ValidationError
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
-from socialsite import replicas
-
-
-class ApiError(Exception):
-    """A business or transport outcome that ends the request: `status` and `msg` go into the
-    envelope, `extra` is merged into it, `http_status` and `headers` into the HTTP response."""
-
-    def __init__(self, status, msg, *, http_status=200, extra=None, headers=None):
-        super().__init__(f"{status} {msg}")
-        self.status = status
-        self.msg = msg
-        self.http_status = http_status
-        self.extra = extra or {}
-        self.headers = headers or {}
-
-
-# code: (HTTP status, msg) — the transport-level table of API.md.
-TRANSPORT_ERRORS = {
-    9400: (400, "参数格式错误"),
-    9401: (401, "请先登录"),
-    9402: (403, "账号已被封禁"),
-    9403: (403, "无权操作其他用户"),
-    9404: (404, "接口不存在"),
-    9405: (405, "请求方法不允许"),
-    9413: (413, "请求体过大"),
-    9429: (429, "请求过于频繁"),
-    9500: (500, "服务器内部错误"),
-    9503: (503, "服务暂不可用"),
-}
-
-
-def transport_error(status, *, extra=None, headers=None):
-    http_status, msg = TRANSPORT_ERRORS[status]
-    return ApiError(status, msg, http_status=http_status, extra=extra, headers=headers)
-
-
-def invalid(errors):
-    """9400 with Django-style `errors: {field: [messages]}`."""
-    return transport_error(9400, extra={"errors": errors})
+from socialsite import errors, replicas
+from socialsite.errors import ApiError, invalid
 
 
 def form_errors(*bound_forms):
@@ -63,10 +28,10 @@ def form_errors(*bound_forms):
 
 
 def validate(*bound_forms):
-    """9400 with the errors of every invalid form, merged by field."""
-    errors = form_errors(*bound_forms)
-    if errors:
-        raise invalid(errors)
+    """A `ValidationError` (9400) with the errors of every invalid form, merged by field."""
+    found = form_errors(*bound_forms)
+    if found:
+        raise ValidationError(found)
 
 
 def envelope(status, msg, *, http_status=200, headers=None, **fields):
@@ -81,6 +46,7 @@ def envelope(status, msg, *, http_status=200, headers=None, **fields):
 
 
 def error_response(error):
+    """The envelope of an `ApiError`."""
     return envelope(
         error.status,
         error.msg,
@@ -88,6 +54,12 @@ def error_response(error):
         headers=error.headers,
         **error.extra,
     )
+
+
+def exception_response(request, exception):
+    """The envelope that any exception raised while answering `request` ends in: the `@api`
+    wrapper, JsonErrorMiddleware and the error handlers of socialsite/views.py all call this."""
+    return error_response(errors.error_for(request, exception))
 
 
 class Params:
@@ -102,10 +74,10 @@ class Params:
     def __contains__(self, name):
         return name in self.data
 
-    def require(self, *names, error):
-        """The values of `names`, or `error` when any is missing."""
+    def require(self, *names, missing):
+        """The values of `names`; an `ApiError` of the code `missing` when any is missing."""
         if any(name not in self.data for name in names):
-            raise error
+            raise ApiError(missing)
         return tuple(self.data[name] for name in names)
 
     def clean(self, form_class, **kwargs):
@@ -148,7 +120,7 @@ def _check_body_size(request):
     except ValueError:
         length = 0
     if limit is not None and length > limit:
-        raise transport_error(9413)
+        raise ApiError(errors.BODY_TOO_LARGE)
 
 
 def read_params(request):
@@ -162,7 +134,7 @@ def read_params(request):
             return Params({name: _scalar(name, value) for name, value in body.items()})
         return Params(request.POST.dict())
     except RequestDataTooBig:
-        raise transport_error(9413) from None
+        raise ApiError(errors.BODY_TOO_LARGE) from None
     except (SuspiciousOperation, MultiPartParserError) as exc:  # too many fields, bad multipart
         raise invalid({"body": [str(exc)]}) from None
 
@@ -202,13 +174,21 @@ def client_ip(request):
     return request.META.get("REMOTE_ADDR", "")
 
 
+def authenticate(request):
+    """The authenticator that API_AUTHENTICATOR names (accounts.auth.authenticate): the toolkit
+    imports no app."""
+    return import_string(settings.API_AUTHENTICATOR)(request)
+
+
 def api(methods=("GET",), *, auth=True, replica_reads=False):
     """Make a function `view(request, params)` an API endpoint: it checks the method (9405) and,
-    with `auth`, the Bearer token (9401, 9402); exempts it from CSRF (no cookie authenticates
-    the API); and turns an `ApiError` into the envelope. Owner checks are the view's, through
-    `require_owner`, because API.md orders them after each endpoint's own not-found codes.
-    With `replica_reads` (read-only list endpoints) the view's reads may go to a read replica;
-    the token is always checked on the primary, so that a revocation takes effect at once."""
+    with `auth`, the Bearer token (API_AUTHENTICATOR: 9401, 9402); exempts it from CSRF (no
+    cookie authenticates the API); and answers the API's outcomes (`ApiError`, a
+    `ValidationError`) with `exception_response`; anything else goes on to JsonErrorMiddleware,
+    which calls it too. Owner checks are the view's (accounts.auth.require_owner), because API.md
+    orders them after each endpoint's own not-found codes. With `replica_reads` (read-only list
+    endpoints) the view's reads may go to a read replica; the token is always checked on the
+    primary, so that a revocation takes effect at once."""
     allowed = tuple(methods)
 
     def decorator(view):
@@ -217,46 +197,15 @@ def api(methods=("GET",), *, auth=True, replica_reads=False):
         def wrapper(request, *args, **kwargs):
             try:
                 if request.method not in allowed:
-                    raise transport_error(9405, headers={"Allow": ", ".join(allowed)})
+                    raise ApiError(errors.METHOD_NOT_ALLOWED, headers={"Allow": ", ".join(allowed)})
                 if auth:
                     authenticate(request)
                 params = read_params(request)
-                with replicas.reads_from_replica(replica_reads):
+                with replicas.reads_from_replica(enabled=replica_reads):
                     return view(request, params, *args, **kwargs)
-            except ApiError as error:
-                return error_response(error)
+            except (ApiError, ValidationError) as outcome:
+                return exception_response(request, outcome)
 
         return wrapper
 
     return decorator
-
-
-def authenticate(request):
-    """Set `request.api_token` and `request.api_user` from the key BearerTokenMiddleware read.
-    The token is looked up here, inside the view, so that a database that cannot be reached
-    ends in the one error mapping (9503) like any other failure of the request."""
-    from accounts.models import AuthToken
-
-    key = request.bearer_token
-    token = AuthToken.objects.find(key) if key else None
-    if token is None:
-        raise transport_error(9401)
-    request.api_token = token
-    if not token.user.is_active:
-        raise transport_error(9402)
-    if not token.is_usable():
-        raise transport_error(9401)
-    token.touch()
-    request.api_user = token.user
-
-
-def require_owner(request, email, *, unknown):
-    """The caller when `email` names them; `unknown` when it names nobody; 9403 otherwise."""
-    from accounts.models import User, normalize_email
-
-    caller = request.api_user
-    if normalize_email(email) == caller.email:
-        return caller
-    if not User.objects.with_email(email).exists():
-        raise unknown
-    raise transport_error(9403)

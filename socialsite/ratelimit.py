@@ -6,7 +6,8 @@ import time
 
 from django.core.cache import cache
 
-from socialsite.api import transport_error
+from socialsite import errors
+from socialsite.errors import ApiError
 
 
 def _key(kind, name, ident):
@@ -18,7 +19,9 @@ def _key(kind, name, ident):
 
 
 def _too_many(retry_after):
-    return transport_error(9429, headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
+    return ApiError(
+        errors.TOO_MANY_REQUESTS, headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
+    )
 
 
 def _increment(key, timeout):
@@ -69,6 +72,15 @@ def record_failure(name, ident, *, window):
 
 def failures(name, ident):
     return cache.get(_key("fail", name, ident), 0)
+
+
+def refuse_after_failures(name, ident, *, limit, window):
+    """9429 with Retry-After `window` once `ident` has `limit` failures counted; returns the
+    count otherwise."""
+    count = failures(name, ident)
+    if count >= limit:
+        raise _too_many(window)
+    return count
 
 
 def clear_failures(name, ident):

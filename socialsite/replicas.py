@@ -23,7 +23,7 @@ _replica_reads = contextvars.ContextVar("replica_reads", default=None)
 
 
 @contextlib.contextmanager
-def reads_from_replica(enabled=True):
+def reads_from_replica(*, enabled=True):
     """Let the reads of the block go to a read replica (until the block writes)."""
     token = _replica_reads.set(_RequestReads() if enabled else None)
     try:

@@ -170,6 +170,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="socialsite <noreply@
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=8 * 1024 * 1024)
 
 # API behaviour (API.md, "Authentication" and "/login").
+# What `@api` calls to check a request's token: the toolkit (socialsite/) imports no app.
+API_AUTHENTICATOR = "accounts.auth.authenticate"
 TOKEN_TTL_DAYS = env.int("TOKEN_TTL_DAYS", default=30)
 LOGIN_CAPTCHA = env.str("LOGIN_CAPTCHA", default="after_failures")
 if LOGIN_CAPTCHA not in {"after_failures", "always", "never"}:

@@ -3,12 +3,12 @@ import sys
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
-from socialsite import openapi
-from socialsite.api import api, envelope, error_response, transport_error
-from socialsite.middleware import UNAVAILABLE
+from socialsite import errors, openapi
+from socialsite.api import api, envelope, exception_response
+from socialsite.errors import ApiError
 
 logger = logging.getLogger("socialsite.api")
 
@@ -18,7 +18,7 @@ def healthz(request, params):
     checks = {"db": _check(_database_answers), "cache": _check(_cache_answers)}
     if all(state == "ok" for state in checks.values()):
         return envelope(0, "ok", **checks)
-    return envelope(9503, "服务暂不可用", http_status=503, **checks)
+    return envelope(errors.UNAVAILABLE.status, errors.UNAVAILABLE.msg, http_status=503, **checks)
 
 
 @api(("GET",), auth=False)
@@ -52,20 +52,22 @@ def _cache_answers():
         raise RuntimeError("cache did not return what was stored")
 
 
+# Django's error handlers (socialsite/urls.py), for what fails outside a view (a bad Host header,
+# a failing middleware): each answers through exception_response, as the views do.
+
+
 def bad_request(request, exception=None):
-    return error_response(transport_error(9400, extra={"errors": {"request": ["请求无效。"]}}))
+    return exception_response(request, errors.bad_request("请求无效。"))
 
 
 def forbidden(request, exception=None):
-    return error_response(transport_error(9403))
+    return exception_response(request, ApiError(errors.NOT_THE_OWNER))
 
 
 def not_found(request, exception=None):
-    return error_response(transport_error(9404))
+    return exception_response(request, Http404())
 
 
 def server_error(request):
-    # Django calls this while it handles the exception (outside any view: a middleware, the
-    # admin), which is therefore still at hand.
-    unavailable = isinstance(sys.exc_info()[1], UNAVAILABLE)
-    return error_response(transport_error(9503 if unavailable else 9500))
+    # Django calls this while it handles the exception, which is therefore still at hand.
+    return exception_response(request, sys.exc_info()[1])

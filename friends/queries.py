@@ -1,0 +1,217 @@
+"""Reads of the friends app (API.md, "Friends"): lists, the user search and recommendations.
+The writes are in services.py.
+
+Recommendations (/recommend; README.md, "Friends, search and recommendations") come in two
+stages, as recommenders are built: candidate generation picks a bounded pool with index range
+scans (friends of friends; users among the newest accounts who share a tag, have the same
+flike or match a searched-for interest; the newest users), then one query ranks the pool
+exactly. Ranking everyone would cost a scan of all users per call, growing with the site; the
+pool keeps the cost flat."""
+
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import IContains
+
+from accounts.models import User
+from friends.models import Friendship, InterestTag, SearchField, SearchInterest, UserInterest
+
+
+def friend_list(owner):
+    """/get_friends: `owner`'s entries, friend selected, in the order first added; entries of
+    deactivated friends are hidden."""
+    return Friendship.objects.listed_by(owner).with_active_friend().select_related("friend")
+
+
+def list_entry(owner, femail):
+    """/is_friend: `owner`'s entry for the active user `femail` names (with `mutual`), or None."""
+    friend = User.objects.active().with_email(femail).first()
+    return friend and Friendship.objects.entry(owner, friend)
+
+
+def search_queryset(viewer, *, femail="", username="", sex="", like="", flike=""):
+    """/get_data: the users `viewer` may find with these filters (AND; empty ones are ignored),
+    oldest account first. Never `viewer`, deactivated users, or users blocked either way."""
+    users = User.objects.visible_to(viewer).exclude(pk=viewer.pk)
+    if femail:
+        users = users.filter(email=femail)
+    if username:
+        users = users.filter(username__icontains=username)
+    if sex:
+        users = users.filter(sex=sex)
+    if like:
+        users = users.filter(like__icontains=like)
+    if flike:
+        users = users.filter(flike__icontains=flike)
+    return users.order_by("date_joined", "id")
+
+
+def search_page(viewer, filters, *, start, limit):
+    return list(search_queryset(viewer, **filters)[start : start + limit])
+
+
+# /recommend
+
+SHARED_TAG_WEIGHT = 3
+SEARCH_MATCH_WEIGHT = 2
+SAME_FLIKE_WEIGHT = 1
+MUTUAL_FRIEND_WEIGHT = 1
+TAGS_NAMED_IN_REASON = 3
+# Stage one's bounds: how many candidates each source may give.
+FRIENDS_OF_FRIENDS = 1000
+RECENT_ACCOUNTS = 5000  # users matching a signal are looked for among the newest accounts
+TAG_CANDIDATES = 500
+TEXT_CANDIDATES = 500
+NEWEST_USERS = 100  # the newest accounts, so the list is never empty while others exist
+
+
+def _count(rows, per):
+    """The number of `rows` per outer candidate (`per` names the column that points at it), as a
+    correlated subquery: each signal is counted on its own index, so signals never multiply
+    each other's joined rows the way several JOINs + COUNT(DISTINCT) would."""
+    counted = rows.order_by().values(per).annotate(count=Count("pk")).values("count")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def search_matches(viewer):
+    """The viewer's remembered search terms that the outer user's `like` / `flike` contains."""
+    return SearchInterest.objects.filter(user=viewer).filter(
+        Q(IContains(OuterRef("like"), F("term")), field=SearchField.LIKE)
+        | Q(IContains(OuterRef("flike"), F("term")), field=SearchField.FLIKE)
+    )
+
+
+def same_flike(viewer):
+    """A condition on users: the same `flike` as the viewer (never true for an empty one)."""
+    flike = viewer.flike.strip()
+    return Q(flike__iexact=flike) if flike else Q(pk__in=[])
+
+
+def recent_accounts():
+    """A condition on users: among the newest `RECENT_ACCOUNTS` accounts — a range of ids, so
+    an index range scan whatever the number of users."""
+    newest_account = User.objects.order_by("-pk").values("pk")[
+        RECENT_ACCOUNTS - 1 : RECENT_ACCOUNTS
+    ]
+    return Coalesce(Subquery(newest_account), Value(0))
+
+
+def pool_tags(viewer):
+    """The tags whose users are candidates: the viewer's own, and those containing a `like` term
+    the viewer searched for (a subquery over the small tag table)."""
+    searched = SearchInterest.objects.filter(user=viewer, field=SearchField.LIKE).filter(
+        IContains(OuterRef("name"), F("term"))
+    )
+    own = UserInterest.objects.filter(user=viewer).values("tag")
+    return InterestTag.objects.filter(Q(pk__in=own) | Exists(searched)).values("pk")
+
+
+def candidate_ids(viewer, viewer_list):
+    """Stage one: a bounded set of user ids from four index range scans, one per signal and the
+    newest users. Four queries, not one: PostgreSQL cannot turn an OR of IN-subqueries into
+    index lookups and would scan every user instead."""
+    friends_of_friends = Friendship.objects.filter(owner__in=viewer_list).values_list(
+        "friend", flat=True
+    )[:FRIENDS_OF_FRIENDS]
+    # The (tag, user) index gives each tag's users by id, so "among the newest accounts" is a
+    # range per tag, however many users the tag has overall.
+    sharing_a_tag = (
+        UserInterest.objects.filter(tag__in=pool_tags(viewer), user_id__gte=recent_accounts())
+        .order_by("-user_id")
+        .values_list("user_id", flat=True)[:TAG_CANDIDATES]
+    )
+    # The text signals (the same flike, a searched-for term) have no tag to join on: the newest
+    # accounts' rows are read in id order, at most RECENT_ACCOUNTS of them.
+    matching_text = (
+        User.objects.filter(pk__gte=recent_accounts())
+        .filter(same_flike(viewer) | Exists(search_matches(viewer)))
+        .order_by("-pk")
+        .values_list("pk", flat=True)[:TEXT_CANDIDATES]
+    )
+    newest = (
+        User.objects.visible_to(viewer)
+        .exclude(pk=viewer.pk)
+        .exclude(pk__in=viewer_list)
+        .order_by("-date_joined", "-id")
+        .values_list("pk", flat=True)[:NEWEST_USERS]
+    )
+    return {*friends_of_friends, *sharing_a_tag, *matching_text, *newest}
+
+
+def ranked_candidates(viewer):
+    """Stage two: the pool's users whom `viewer` may see and has not listed yet, annotated with
+    `shared_tags`, `search_matches`, `same_flike`, `mutual_friends` and `score`, best first,
+    newest account first among equals."""
+    viewer_tags = UserInterest.objects.filter(user=viewer).values("tag")
+    viewer_list = Friendship.objects.filter(owner=viewer).with_active_friend().values("friend")
+    shared_tags = UserInterest.objects.filter(user=OuterRef("pk"), tag__in=viewer_tags)
+    # Friends of friends: the candidate is listed by someone the viewer lists.
+    mutual_friends = Friendship.objects.filter(friend=OuterRef("pk"), owner__in=viewer_list)
+    return (
+        User.objects.visible_to(viewer)
+        .filter(pk__in=candidate_ids(viewer, viewer_list))
+        .exclude(pk=viewer.pk)
+        .exclude(pk__in=viewer_list)
+        .annotate(
+            shared_tags=_count(shared_tags, "user"),
+            mutual_friends=_count(mutual_friends, "friend"),
+            search_matches=_count(search_matches(viewer), "user"),
+            same_flike=Case(When(same_flike(viewer), then=Value(1)), default=Value(0)),
+        )
+        .annotate(
+            score=SHARED_TAG_WEIGHT * F("shared_tags")
+            + SEARCH_MATCH_WEIGHT * F("search_matches")
+            + SAME_FLIKE_WEIGHT * F("same_flike")
+            + MUTUAL_FRIEND_WEIGHT * F("mutual_friends")
+        )
+        .order_by("-score", "-date_joined", "-id")
+    )
+
+
+def shared_tag_names(viewer, users):
+    """{user id: [names of the tags they share with `viewer`, in their own order]}, for a page
+    of users, in one query."""
+    names = {user.pk: [] for user in users}
+    shared = (
+        UserInterest.objects.filter(
+            user__in=names, tag__in=UserInterest.objects.filter(user=viewer).values("tag")
+        )
+        .order_by("user", "position")
+        .values_list("user", "tag__name")
+    )
+    for user_id, name in shared:
+        names[user_id].append(name)
+    return names
+
+
+def reasons(user, tag_names):
+    """Short Chinese reasons for one ranked candidate."""
+    said = []
+    if tag_names:
+        named = "、".join(tag_names[:TAGS_NAMED_IN_REASON])
+        more = f"等 {len(tag_names)} 项" if len(tag_names) > TAGS_NAMED_IN_REASON else ""
+        said.append(f"共同爱好：{named}{more}")
+    if user.mutual_friends:
+        said.append(f"{user.mutual_friends} 位共同好友")
+    if user.search_matches:
+        said.append("符合你搜索过的兴趣")
+    if user.same_flike:
+        said.append("交友方向相同")
+    return said
+
+
+def recommend(viewer, *, start, limit):
+    """One page of recommendations: [(user, score, reasons)], in two queries."""
+    page = list(ranked_candidates(viewer)[start : start + limit])
+    tag_names = shared_tag_names(viewer, page)
+    return [(user, user.score, reasons(user, tag_names[user.pk])) for user in page]
