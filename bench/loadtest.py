@@ -40,9 +40,9 @@ if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
 
 from bench.run import VAR, percentile, prepare_database  # noqa: E402
+from feed.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USERS  # noqa: E402
 
 LOCKED = "database is locked"
-DEMO_USERS = 200  # what `make run`'s setup seeds by default
 
 # (endpoint, weight) of the actions a client picks from; contests come on top.
 MIX = [
@@ -191,7 +191,6 @@ def demo_users():
     from django.db import connection
 
     from accounts.models import User
-    from feed.management.commands.seed_demo import DEMO_DOMAIN
 
     emails = list(
         User.objects.filter(email__endswith=f"@{DEMO_DOMAIN}", is_active=True)
@@ -324,8 +323,6 @@ class Client:
 def run_load(args, users, groups, ledger, stats):
     """Every client logs in, then all run the mix until the deadline. Returns the seconds of
     the log-in wave and of the mix."""
-    from feed.management.commands.seed_demo import DEMO_PASSWORD
-
     owners = users[args.clients : args.clients + len(groups)]
     group_of = {number: index for index, group in enumerate(groups) for number in group}
     barriers = [threading.Barrier(len(group)) for group in groups]

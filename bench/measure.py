@@ -13,6 +13,8 @@ from pathlib import Path
 
 import django
 
+from feed.demo import DEMO_EMAIL, DEMO_PASSWORD
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialsite.settings")
 
 
@@ -230,7 +232,6 @@ def build_world(calls):
 
     from accounts import services as account_services
     from accounts.models import AuthToken, EmailCode, User
-    from feed.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
     from feed.models import Post
     from friends.models import Friendship
 
@@ -303,8 +304,6 @@ def measure_in_process(calls, summarize):
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from feed.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
-
     world = build_world(calls)
     client = Client()
     token = client.post("/login", {"email": DEMO_EMAIL, "pass": DEMO_PASSWORD}).json()["data"][
@@ -369,8 +368,6 @@ def measure_http(args, summarize):
     --concurrency clients."""
     from django.core.management import call_command
     from django.db import connection
-
-    from feed.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
 
     world = build_world(args.calls)
     call_command("collectstatic", interactive=False, verbosity=0)
