@@ -35,11 +35,10 @@ import urllib.parse
 from collections import Counter, defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import VAR, percentile, prepare_database  # noqa: E402
+from bench.common import ROOT, VAR, percentile, prepare_database  # noqa: E402
 from feed.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USERS  # noqa: E402
 
 LOCKED = "database is locked"

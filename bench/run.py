@@ -14,16 +14,22 @@ and reports requests per second.
 import argparse
 import json
 import os
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import measure  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    VAR,
+    child_environment,
+    prepare_database,
+    require_free_port,
+)
 
 
 def main():
@@ -47,8 +53,6 @@ def main():
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        from bench import measure
-
         measure.run_worker(args)
         return
 
@@ -66,55 +70,6 @@ def main():
         report_http(scales, results, Path(args.out).with_name("bench-http.json"))
     else:
         report(database, scales, results, Path(args.out))
-
-
-def require_free_port(port):
-    """Refuse a port something already listens on (say `make run`), rather than measure that."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            sys.exit(f"Port {port} is in use: choose another with --port or BENCH_PORT.")
-
-
-def prepare_database(label, *, reuse=False):
-    """A database URL for `label` (e.g. "bench-10000"): SQLite var/<label>.sqlite3, or a database
-    named <name>_<label> beside the one DATABASE_URL names; fresh unless --reuse and it exists."""
-    base = os.environ.get("DATABASE_URL", "")
-    if base.startswith("postgres"):
-        parts = urlsplit(base)
-        name = f"{parts.path.lstrip('/') or 'socialsite'}_{label.replace('-', '_')}"
-        admin_url = urlunsplit(parts._replace(path="/postgres"))
-        import psycopg
-
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            exists = connection.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-            ).fetchone()
-            if exists and not reuse:
-                connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            if not exists or not reuse:
-                connection.execute(f'CREATE DATABASE "{name}"')
-        return urlunsplit(parts._replace(path=f"/{name}"))
-    path = VAR / f"{label}.sqlite3"
-    if not reuse:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return f"sqlite:///{path}"
-
-
-def child_environment(url):
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-not-for-production"),
-        "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-        "EMAIL_URL": "dummymail://",
-        "LOG_LEVEL": "ERROR",
-        "PYTHONPATH": str(ROOT),
-    }
 
 
 def run_scale(args, scale, url):
@@ -230,18 +185,5 @@ def report_http(scales, results, out):
         sys.exit("Some requests failed or did not get their expected status: see failures above.")
 
 
-def percentile(samples, fraction):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
-def summarize(samples_ms):
-    return {
-        "p50_ms": round(statistics.median(samples_ms), 3),
-        "p95_ms": round(percentile(samples_ms, 0.95), 3),
-    }
-
-
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()
