@@ -73,3 +73,20 @@ def summarize(samples_ms):
         "p50_ms": round(statistics.median(samples_ms), 3),
         "p95_ms": round(percentile(samples_ms, 0.95), 3),
     }
+
+
+def print_table(columns, rows, *, rule=True):
+    """Print `rows` under a header line. `columns` are (title, spec) pairs, spec the format spec of
+    the column's cells: an alignment and a width, then optionally a precision and a type (">8",
+    ">8.2f"); the title takes the alignment and the width. Cells past the last column are
+    appended as they are (a flag). A rule of dashes goes under the header unless rule=False."""
+    header = " ".join(format(title, spec.split(".")[0]) for title, spec in columns)
+    print(header)
+    if rule:
+        print("-" * len(header))
+    for row in rows:
+        cells = zip(columns, row[: len(columns)], strict=True)
+        print(
+            " ".join(format(cell, spec) for (_, spec), cell in cells)
+            + "".join(str(extra) for extra in row[len(columns) :])
+        )

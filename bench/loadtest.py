@@ -38,7 +38,7 @@ from pathlib import Path
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, VAR, percentile, prepare_database  # noqa: E402
+from bench.common import ROOT, VAR, percentile, prepare_database, print_table  # noqa: E402
 from feed.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USERS  # noqa: E402
 
 LOCKED = "database is locked"
@@ -447,22 +447,29 @@ def print_report(stats, login_seconds, mix_seconds):
     print(
         f"the mix: {total} responses in {mix_seconds:.1f} s: {total / mix_seconds:.1f} requests/s\n"
     )
-    header = (
-        f"{'endpoint':30} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
-        f" {'non-2xx':>8}"
-    )
-    print(header)
-    print("-" * len(header))
+    rows = []
     for name in SUCCESS:
         samples = stats.latencies.get(name)
         if not samples:
             continue
         seconds = login_seconds if name == "POST /login (start)" else mix_seconds
-        print(
-            f"{name:30} {len(samples):>8} {len(samples) / seconds:>7.1f}"
-            f" {percentile(samples, 0.5):>8.1f} {percentile(samples, 0.95):>8.1f}"
-            f" {percentile(samples, 0.99):>8.1f} {stats.non_2xx[name]:>8}"
+        rows.append(
+            [name, len(samples), len(samples) / seconds]
+            + [percentile(samples, fraction) for fraction in (0.5, 0.95, 0.99)]
+            + [stats.non_2xx[name]]
         )
+    print_table(
+        [
+            ("endpoint", "30"),
+            ("requests", ">8"),
+            ("req/s", ">7.1f"),
+            ("p50 ms", ">8.1f"),
+            ("p95 ms", ">8.1f"),
+            ("p99 ms", ">8.1f"),
+            ("non-2xx", ">8"),
+        ],
+        rows,
+    )
     print(f"\nnon-2xx responses: {sum(stats.non_2xx.values())}")
     # The clients share the machine with the server: a busy machine slows both.
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} after the mix")

@@ -28,6 +28,7 @@ from bench.common import (  # noqa: E402
     VAR,
     child_environment,
     prepare_database,
+    print_table,
     require_free_port,
 )
 
@@ -145,12 +146,7 @@ def report(database, scales, results, out):
     )
     scale_names = " / ".join(f"{scale:,}" for scale in scales)
     print(f"\nsocialsite bench on {database}, scales {scale_names} users ({results[0]['seed']})\n")
-    header = (
-        f"{'endpoint':34} {'queries':>9} {'p50 ms':>15} {'p95 ms':>15} {'growth':>7}"
-        f" {'×healthz':>9}"
-    )
-    print(header)
-    print("-" * len(header))
+    lines = []
     for row in rows:
         queries = "/".join(str(q) for q in row["queries"])
         p50 = " / ".join(f"{value:.2f}" for value in row["p50_ms"])
@@ -158,10 +154,20 @@ def report(database, scales, results, out):
         growth = f"{row['growth_p50']:.2f}" if row["growth_p50"] is not None else "-"
         vs = row["vs_healthz_p50"][-1]
         flag = "  FAILURES " + str(row["failures"]) if any(row["failures"]) else ""
-        print(
-            f"{row['endpoint']:34} {queries:>9} {p50:>15} {p95:>15} {growth:>7} "
-            f"{vs if vs is not None else '-':>9}{flag}"
+        lines.append(
+            [row["endpoint"], queries, p50, p95, growth, vs if vs is not None else "-", flag]
         )
+    print_table(
+        [
+            ("endpoint", "34"),
+            ("queries", ">9"),
+            ("p50 ms", ">15"),
+            ("p95 ms", ">15"),
+            ("growth", ">7"),
+            ("×healthz", ">9"),
+        ],
+        lines,
+    )
     print(f"\nWritten to {out}")
     if any(any(row["failures"]) for row in rows):
         sys.exit("Some calls did not get their expected status: see FAILURES above.")
@@ -174,12 +180,20 @@ def report_http(scales, results, out):
             f"\nHTTP, {scale:,} users, {result['concurrency']} clients, gunicorn "
             f"{result['workers']} workers\n"
         )
-        print(f"{'endpoint':34} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'failures':>8}")
-        for name, row in result["endpoints"].items():
-            print(
-                f"{name:34} {row['rps']:>8.1f} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} "
-                f"{row['failures']:>8}"
-            )
+        print_table(
+            [
+                ("endpoint", "34"),
+                ("req/s", ">8.1f"),
+                ("p50 ms", ">8.2f"),
+                ("p95 ms", ">8.2f"),
+                ("failures", ">8"),
+            ],
+            [
+                [name, row["rps"], row["p50_ms"], row["p95_ms"], row["failures"]]
+                for name, row in result["endpoints"].items()
+            ],
+            rule=False,
+        )
     print(f"\nWritten to {out}")
     if any(row["failures"] for result in results for row in result["endpoints"].values()):
         sys.exit("Some requests failed or did not get their expected status: see failures above.")
