@@ -35,25 +35,14 @@ import urllib.parse
 from collections import Counter, defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import VAR, percentile, prepare_database  # noqa: E402
+from bench.common import ROOT, VAR, percentile, prepare_database, print_table  # noqa: E402
+from feed.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USERS  # noqa: E402
 
 LOCKED = "database is locked"
-DEMO_USERS = 200  # what `make run`'s setup seeds by default
 
-# (endpoint, weight) of the actions a client picks from; contests come on top.
-MIX = [
-    ("GET /get_friend_post", 25),
-    ("GET /get_data", 15),
-    ("GET /recommend", 10),
-    ("POST /putPost", 15),
-    ("POST /comment", 15),
-    ("POST /set_friend", 15),
-    ("POST /login", 1),
-]
 # The business status each endpoint answers when it did what was asked (API.md).
 SUCCESS = {
     "POST /login (start)": 1002,
@@ -191,7 +180,6 @@ def demo_users():
     from django.db import connection
 
     from accounts.models import User
-    from feed.management.commands.seed_demo import DEMO_DOMAIN
 
     emails = list(
         User.objects.filter(email__endswith=f"@{DEMO_DOMAIN}", is_active=True)
@@ -324,124 +312,176 @@ class Client:
 def run_load(args, users, groups, ledger, stats):
     """Every client logs in, then all run the mix until the deadline. Returns the seconds of
     the log-in wave and of the mix."""
-    from feed.management.commands.seed_demo import DEMO_PASSWORD
+    return Load(args, users, groups, ledger, stats).run()
 
-    owners = users[args.clients : args.clients + len(groups)]
-    group_of = {number: index for index, group in enumerate(groups) for number in group}
-    barriers = [threading.Barrier(len(group)) for group in groups]
-    # Each contest group adds, round after round, the next user of its own order to its account.
-    contest_friends = [
-        random.Random(args.seed * 1000 + index).sample(
-            [email for email in users if email != owner], len(users) - 1
-        )
-        for index, owner in enumerate(owners)
-    ]
-    clock = {"start": time.monotonic()}
 
-    def start_the_mix():
-        clock["mix"] = time.monotonic()
-        clock["deadline"] = clock["mix"] + args.seconds
+class Load:
+    """What the clients of one run share: the accounts, the contest groups (each with its
+    account, its barrier and its order of friends to add), the clock, the ledger and the stats."""
 
-    # Logging in costs an Argon2 hash (~0.4 s of CPU), so all clients log in first, timed apart.
-    logged_in = threading.Barrier(args.clients, action=start_the_mix)
+    def __init__(self, args, users, groups, ledger, stats):
+        self.args, self.users, self.ledger, self.stats = args, users, ledger, stats
+        self.owners = users[args.clients : args.clients + len(groups)]
+        self.group_of = {number: index for index, group in enumerate(groups) for number in group}
+        self.barriers = [threading.Barrier(len(group)) for group in groups]
+        # Each contest group adds, round after round, the next user of its own order to its
+        # account.
+        self.contest_friends = [
+            random.Random(args.seed * 1000 + index).sample(
+                [email for email in users if email != owner], len(users) - 1
+            )
+            for index, owner in enumerate(self.owners)
+        ]
+        self.started = time.monotonic()
+        self.mix_started = self.deadline = None
+        # Logging in costs an Argon2 hash (~0.4 s of CPU), so all clients log in first, timed
+        # apart.
+        self.logged_in = threading.Barrier(args.clients, action=self.start_the_mix)
 
-    def client(number):
-        rng = random.Random(args.seed * 100_000 + number)
-        me = users[number]
-        http = Client(args.port, stats)
-        token = http.login(me, DEMO_PASSWORD, "POST /login (start)")
-        group = group_of.get(number)
-        owner = owners[group] if group is not None else None
-        owner_token = owner and http.login(owner, DEMO_PASSWORD, "POST /login (start)")
-        logged_in.wait()
-        deadline = clock["deadline"]
-        post_ids = []
-        actions = [name for name, _ in MIX]
-        weights = [weight for _, weight in MIX]
-        done = 0
-        contest_round = 0
-        while token and time.monotonic() < deadline:
-            done += 1
-            if owner_token and done % args.contest_every == 0:
-                try:
-                    barriers[group].wait(timeout=max(0.1, deadline - time.monotonic()))
-                except threading.BrokenBarrierError:
-                    owner_token = None  # the others are done: no more contests
-                    continue
-                friends = contest_friends[group]
-                friend = friends[contest_round % len(friends)]
-                chosen = rng.choice("1234")
-                answer = http.call(
-                    "POST /set_friend (contested)",
-                    {"email": owner, "femail": friend, "group": chosen},
-                    owner_token,
-                )
-                ledger.set_friend(
-                    (owner, friend), chosen, answer is not None, round_number=contest_round
-                )
-                contest_round += 1
-                continue
-            action = rng.choices(actions, weights)[0]
-            if action == "POST /login":
-                token = http.login(me, DEMO_PASSWORD) or token
-            elif action == "GET /get_friend_post":
-                params = {"email": me, "limit": 20}
-                if rng.random() < 0.3:
-                    params["group"] = rng.choice("1234")
-                answer = http.call(action, params, token)
-                if answer:
-                    post_ids += [post["id"] for post in answer["data"]]
-                    del post_ids[:-100]
-            elif action == "GET /get_data":
-                params = {"email": me, "start": rng.randrange(50), "limit": 20}
-                if rng.random() < 0.3:
-                    params["like"] = rng.choice(SEARCH_TERMS)
-                http.call(action, params, token)
-            elif action == "GET /recommend":
-                http.call(action, {"email": me}, token)
-            elif action == "POST /putPost":
-                message = f"{ledger.prefix}{number}-{done}: {rng.choice(SEARCH_TERMS)}"
-                ledger.wrote("posts", message, None)
-                params = {"email": me, "message": message, "time": time.time_ns() // 1_000_000}
-                answer = http.call(action, params, token)
-                if answer:
-                    ledger.wrote("posts", message, answer["data"]["id"])
-                    post_ids.append(answer["data"]["id"])
-            elif action == "POST /comment" and post_ids:
-                text = f"{ledger.prefix}{number}-{done}"
-                ledger.wrote("comments", text, None)
-                params = {"email": me, "id": rng.choice(post_ids), "comment": text}
-                answer = http.call(action, params, token)
-                if answer:
-                    ledger.wrote("comments", text, answer["data"]["id"])
-            elif action == "POST /set_friend":
-                friend = rng.choice([email for email in users if email != me])
-                chosen = rng.choice("1234")
-                params = {"email": me, "femail": friend, "group": chosen}
-                answer = http.call(action, params, token)
-                ledger.set_friend((me, friend), chosen, answer is not None)
-        if owner_token:
-            barriers[group].abort()  # release the others of the group waiting for a contest
+    def start_the_mix(self):
+        self.mix_started = time.monotonic()
+        self.deadline = self.mix_started + self.args.seconds
 
-    def run_client(number):
+    def run(self):
+        threads = [
+            threading.Thread(target=self.run_client, args=(number,))
+            for number in range(self.args.clients)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        end = time.monotonic()
+        return self.mix_started - self.started, end - self.mix_started
+
+    def run_client(self, number):
         try:
-            client(number)
+            LoadClient(self, number).run()
         except Exception as error:
-            stats.crashes.append(f"client {number} stopped: {error!r}")
+            self.stats.crashes.append(f"client {number} stopped: {error!r}")
             # Whoever waits for this client waits no more.
-            logged_in.abort()
-            for barrier in barriers:
+            self.logged_in.abort()
+            for barrier in self.barriers:
                 barrier.abort()
 
-    threads = [
-        threading.Thread(target=run_client, args=(number,)) for number in range(args.clients)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    end = time.monotonic()
-    return clock["mix"] - clock["start"], end - clock["mix"]
+
+class LoadClient:
+    """One client of the mix: its demo account (and its contest group's shared one), its
+    connection, its rng seeded by --seed and its number, and the ids of the posts it has seen.
+    One method per action of ACTIONS, plus the contest."""
+
+    def __init__(self, load, number):
+        self.load, self.number = load, number
+        self.rng = random.Random(load.args.seed * 100_000 + number)
+        self.me = load.users[number]
+        self.http = Client(load.args.port, load.stats)
+        self.group = load.group_of.get(number)
+        self.owner = load.owners[self.group] if self.group is not None else None
+        self.token = self.owner_token = None
+        self.post_ids = []
+        self.done = 0  # actions so far, contests included
+        self.contest_round = 0
+
+    def run(self):
+        self.token = self.http.login(self.me, DEMO_PASSWORD, "POST /login (start)")
+        self.owner_token = self.owner and self.http.login(
+            self.owner, DEMO_PASSWORD, "POST /login (start)"
+        )
+        self.load.logged_in.wait()
+        deadline = self.load.deadline
+        actions = [action for _, action in ACTIONS]
+        weights = [weight for weight, _ in ACTIONS]
+        while self.token and time.monotonic() < deadline:
+            self.done += 1
+            if self.owner_token and self.done % self.load.args.contest_every == 0:
+                self.contest(deadline)
+            else:
+                self.rng.choices(actions, weights)[0](self)
+        if self.owner_token:
+            # Release the others of the group waiting for a contest.
+            self.load.barriers[self.group].abort()
+
+    def contest(self, deadline):
+        """Meet the group at its barrier, then all send /set_friend for the round's pair at once,
+        each with a group of its own choosing."""
+        try:
+            self.load.barriers[self.group].wait(timeout=max(0.1, deadline - time.monotonic()))
+        except threading.BrokenBarrierError:
+            self.owner_token = None  # the others are done: no more contests
+            return
+        friends = self.load.contest_friends[self.group]
+        friend = friends[self.contest_round % len(friends)]
+        chosen = self.rng.choice("1234")
+        answer = self.http.call(
+            "POST /set_friend (contested)",
+            {"email": self.owner, "femail": friend, "group": chosen},
+            self.owner_token,
+        )
+        self.load.ledger.set_friend(
+            (self.owner, friend), chosen, answer is not None, round_number=self.contest_round
+        )
+        self.contest_round += 1
+
+    def login(self):
+        self.token = self.http.login(self.me, DEMO_PASSWORD) or self.token
+
+    def get_friend_post(self):
+        params = {"email": self.me, "limit": 20}
+        if self.rng.random() < 0.3:
+            params["group"] = self.rng.choice("1234")
+        answer = self.http.call("GET /get_friend_post", params, self.token)
+        if answer:
+            self.post_ids += [post["id"] for post in answer["data"]]
+            del self.post_ids[:-100]
+
+    def get_data(self):
+        params = {"email": self.me, "start": self.rng.randrange(50), "limit": 20}
+        if self.rng.random() < 0.3:
+            params["like"] = self.rng.choice(SEARCH_TERMS)
+        self.http.call("GET /get_data", params, self.token)
+
+    def recommend(self):
+        self.http.call("GET /recommend", {"email": self.me}, self.token)
+
+    def put_post(self):
+        ledger = self.load.ledger
+        message = f"{ledger.prefix}{self.number}-{self.done}: {self.rng.choice(SEARCH_TERMS)}"
+        ledger.wrote("posts", message, None)
+        params = {"email": self.me, "message": message, "time": time.time_ns() // 1_000_000}
+        answer = self.http.call("POST /putPost", params, self.token)
+        if answer:
+            ledger.wrote("posts", message, answer["data"]["id"])
+            self.post_ids.append(answer["data"]["id"])
+
+    def comment(self):
+        if not self.post_ids:
+            return  # no post seen yet to comment on
+        ledger = self.load.ledger
+        text = f"{ledger.prefix}{self.number}-{self.done}"
+        ledger.wrote("comments", text, None)
+        params = {"email": self.me, "id": self.rng.choice(self.post_ids), "comment": text}
+        answer = self.http.call("POST /comment", params, self.token)
+        if answer:
+            ledger.wrote("comments", text, answer["data"]["id"])
+
+    def set_friend(self):
+        friend = self.rng.choice([email for email in self.load.users if email != self.me])
+        chosen = self.rng.choice("1234")
+        params = {"email": self.me, "femail": friend, "group": chosen}
+        answer = self.http.call("POST /set_friend", params, self.token)
+        self.load.ledger.set_friend((self.me, friend), chosen, answer is not None)
+
+
+# (weight, action) of the mix a client picks from; contests come on top.
+ACTIONS = [
+    (25, LoadClient.get_friend_post),
+    (15, LoadClient.get_data),
+    (10, LoadClient.recommend),
+    (15, LoadClient.put_post),
+    (15, LoadClient.comment),
+    (15, LoadClient.set_friend),
+    (1, LoadClient.login),
+]
 
 
 def print_report(stats, login_seconds, mix_seconds):
@@ -451,22 +491,29 @@ def print_report(stats, login_seconds, mix_seconds):
     print(
         f"the mix: {total} responses in {mix_seconds:.1f} s: {total / mix_seconds:.1f} requests/s\n"
     )
-    header = (
-        f"{'endpoint':30} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
-        f" {'non-2xx':>8}"
-    )
-    print(header)
-    print("-" * len(header))
+    rows = []
     for name in SUCCESS:
         samples = stats.latencies.get(name)
         if not samples:
             continue
         seconds = login_seconds if name == "POST /login (start)" else mix_seconds
-        print(
-            f"{name:30} {len(samples):>8} {len(samples) / seconds:>7.1f}"
-            f" {percentile(samples, 0.5):>8.1f} {percentile(samples, 0.95):>8.1f}"
-            f" {percentile(samples, 0.99):>8.1f} {stats.non_2xx[name]:>8}"
+        rows.append(
+            [name, len(samples), len(samples) / seconds]
+            + [percentile(samples, fraction) for fraction in (0.5, 0.95, 0.99)]
+            + [stats.non_2xx[name]]
         )
+    print_table(
+        [
+            ("endpoint", "30"),
+            ("requests", ">8"),
+            ("req/s", ">7.1f"),
+            ("p50 ms", ">8.1f"),
+            ("p95 ms", ">8.1f"),
+            ("p99 ms", ">8.1f"),
+            ("non-2xx", ">8"),
+        ],
+        rows,
+    )
     print(f"\nnon-2xx responses: {sum(stats.non_2xx.values())}")
     # The clients share the machine with the server: a busy machine slows both.
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} after the mix")

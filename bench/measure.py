@@ -13,10 +13,12 @@ from pathlib import Path
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialsite.settings")
+from bench.common import summarize
+from feed.demo import DEMO_EMAIL, DEMO_PASSWORD
 
 
 def run_worker(args):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialsite.settings")
     django.setup()
     from django.core.management import call_command
 
@@ -42,12 +44,7 @@ def run_worker(args):
         f"{User.objects.count():,} users, {args.friends} friends, {args.posts} posts, "
         f"{args.comments} comment(s) each"
     )
-    from bench.run import summarize
-
-    if args.http:
-        result = measure_http(args, summarize)
-    else:
-        result = {"endpoints": measure_in_process(args.calls, summarize)}
+    result = measure_http(args) if args.http else {"endpoints": measure_in_process(args.calls)}
     result["seed"] = seed
     Path(args.out).write_text(json.dumps(result, ensure_ascii=False))
 
@@ -230,7 +227,6 @@ def build_world(calls):
 
     from accounts import services as account_services
     from accounts.models import AuthToken, EmailCode, User
-    from feed.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
     from feed.models import Post
     from friends.models import Friendship
 
@@ -298,12 +294,10 @@ def build_world(calls):
     }
 
 
-def measure_in_process(calls, summarize):
+def measure_in_process(calls):
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-
-    from feed.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
 
     world = build_world(calls)
     client = Client()
@@ -364,13 +358,11 @@ HTTP_READS = [
 ]
 
 
-def measure_http(args, summarize):
+def measure_http(args):
     """Start gunicorn on this database, as `make run` does, and hit read endpoints with
     --concurrency clients."""
     from django.core.management import call_command
     from django.db import connection
-
-    from feed.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
 
     world = build_world(args.calls)
     call_command("collectstatic", interactive=False, verbosity=0)
@@ -400,7 +392,7 @@ def measure_http(args, summarize):
         endpoints = {}
         for scenario in scenarios(world):
             if scenario.name in HTTP_READS:
-                endpoints[scenario.name] = _load(base, scenario, token, args, summarize)
+                endpoints[scenario.name] = _load(base, scenario, token, args)
         return {"concurrency": args.concurrency, "workers": workers, "endpoints": endpoints}
     finally:
         server.terminate()
@@ -420,7 +412,7 @@ def _wait_until_up(base, server):
     raise RuntimeError("gunicorn did not answer /healthz within 30 s")
 
 
-def _load(base, scenario, token, args, summarize):
+def _load(base, scenario, token, args):
     """Calls a failure any answer that is not 2xx or lacks the scenario's business status."""
     latencies, failures = [], [0]
     lock = threading.Lock()

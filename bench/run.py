@@ -14,16 +14,23 @@ and reports requests per second.
 import argparse
 import json
 import os
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import measure  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    VAR,
+    child_environment,
+    prepare_database,
+    print_table,
+    require_free_port,
+)
 
 
 def main():
@@ -47,8 +54,6 @@ def main():
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        from bench import measure
-
         measure.run_worker(args)
         return
 
@@ -66,55 +71,6 @@ def main():
         report_http(scales, results, Path(args.out).with_name("bench-http.json"))
     else:
         report(database, scales, results, Path(args.out))
-
-
-def require_free_port(port):
-    """Refuse a port something already listens on (say `make run`), rather than measure that."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            sys.exit(f"Port {port} is in use: choose another with --port or BENCH_PORT.")
-
-
-def prepare_database(label, *, reuse=False):
-    """A database URL for `label` (e.g. "bench-10000"): SQLite var/<label>.sqlite3, or a database
-    named <name>_<label> beside the one DATABASE_URL names; fresh unless --reuse and it exists."""
-    base = os.environ.get("DATABASE_URL", "")
-    if base.startswith("postgres"):
-        parts = urlsplit(base)
-        name = f"{parts.path.lstrip('/') or 'socialsite'}_{label.replace('-', '_')}"
-        admin_url = urlunsplit(parts._replace(path="/postgres"))
-        import psycopg
-
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            exists = connection.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-            ).fetchone()
-            if exists and not reuse:
-                connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            if not exists or not reuse:
-                connection.execute(f'CREATE DATABASE "{name}"')
-        return urlunsplit(parts._replace(path=f"/{name}"))
-    path = VAR / f"{label}.sqlite3"
-    if not reuse:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return f"sqlite:///{path}"
-
-
-def child_environment(url):
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-not-for-production"),
-        "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-        "EMAIL_URL": "dummymail://",
-        "LOG_LEVEL": "ERROR",
-        "PYTHONPATH": str(ROOT),
-    }
 
 
 def run_scale(args, scale, url):
@@ -190,12 +146,7 @@ def report(database, scales, results, out):
     )
     scale_names = " / ".join(f"{scale:,}" for scale in scales)
     print(f"\nsocialsite bench on {database}, scales {scale_names} users ({results[0]['seed']})\n")
-    header = (
-        f"{'endpoint':34} {'queries':>9} {'p50 ms':>15} {'p95 ms':>15} {'growth':>7}"
-        f" {'×healthz':>9}"
-    )
-    print(header)
-    print("-" * len(header))
+    lines = []
     for row in rows:
         queries = "/".join(str(q) for q in row["queries"])
         p50 = " / ".join(f"{value:.2f}" for value in row["p50_ms"])
@@ -203,10 +154,20 @@ def report(database, scales, results, out):
         growth = f"{row['growth_p50']:.2f}" if row["growth_p50"] is not None else "-"
         vs = row["vs_healthz_p50"][-1]
         flag = "  FAILURES " + str(row["failures"]) if any(row["failures"]) else ""
-        print(
-            f"{row['endpoint']:34} {queries:>9} {p50:>15} {p95:>15} {growth:>7} "
-            f"{vs if vs is not None else '-':>9}{flag}"
+        lines.append(
+            [row["endpoint"], queries, p50, p95, growth, vs if vs is not None else "-", flag]
         )
+    print_table(
+        [
+            ("endpoint", "34"),
+            ("queries", ">9"),
+            ("p50 ms", ">15"),
+            ("p95 ms", ">15"),
+            ("growth", ">7"),
+            ("×healthz", ">9"),
+        ],
+        lines,
+    )
     print(f"\nWritten to {out}")
     if any(any(row["failures"]) for row in rows):
         sys.exit("Some calls did not get their expected status: see FAILURES above.")
@@ -219,29 +180,24 @@ def report_http(scales, results, out):
             f"\nHTTP, {scale:,} users, {result['concurrency']} clients, gunicorn "
             f"{result['workers']} workers\n"
         )
-        print(f"{'endpoint':34} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'failures':>8}")
-        for name, row in result["endpoints"].items():
-            print(
-                f"{name:34} {row['rps']:>8.1f} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} "
-                f"{row['failures']:>8}"
-            )
+        print_table(
+            [
+                ("endpoint", "34"),
+                ("req/s", ">8.1f"),
+                ("p50 ms", ">8.2f"),
+                ("p95 ms", ">8.2f"),
+                ("failures", ">8"),
+            ],
+            [
+                [name, row["rps"], row["p50_ms"], row["p95_ms"], row["failures"]]
+                for name, row in result["endpoints"].items()
+            ],
+            rule=False,
+        )
     print(f"\nWritten to {out}")
     if any(row["failures"] for result in results for row in result["endpoints"].values()):
         sys.exit("Some requests failed or did not get their expected status: see failures above.")
 
 
-def percentile(samples, fraction):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
-def summarize(samples_ms):
-    return {
-        "p50_ms": round(statistics.median(samples_ms), 3),
-        "p95_ms": round(percentile(samples_ms, 0.95), 3),
-    }
-
-
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()

@@ -12,13 +12,8 @@ from django.utils import timezone
 
 from accounts.forms import PROFILE_FIELDS
 from accounts.models import User
-from feed.management.commands.seed_demo import (
-    DEMO_EMAIL,
-    DEMO_PASSWORD,
-    DRAWN_AVATARS,
-    FRIEND_DIRECTIONS,
-    INTERESTS,
-)
+from feed.demo import DEMO_EMAIL, DEMO_PASSWORD
+from feed.management.commands.seed_demo import DRAWN_AVATARS, FRIEND_DIRECTIONS, INTERESTS
 from feed.models import Comment, Post
 from friends.models import Friendship, Group
 

@@ -22,13 +22,10 @@ from tqdm import tqdm
 
 from accounts import avatars
 from accounts.models import Sex, User
+from feed.demo import DEMO_DOMAIN, DEMO_EMAIL, DEMO_PASSWORD, DEMO_USERS
 from feed.models import Comment, Post
 from friends.interests import split_interests
 from friends.models import Friendship, Group, InterestTag, UserInterest
-
-DEMO_EMAIL = "demo@example.com"
-DEMO_DOMAIN = "demo.example.com"
-DEMO_PASSWORD = "demo-password-2026"
 
 INTERESTS = [
     "篮球",
@@ -136,7 +133,9 @@ class Command(BaseCommand):
     help = "Fill the database with demo users, friendships, posts and comments (see --help)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--users", type=int, default=200, help="demo users (default 200)")
+        parser.add_argument(
+            "--users", type=int, default=DEMO_USERS, help=f"demo users (default {DEMO_USERS})"
+        )
         parser.add_argument("--friends", type=int, default=10, help="friends per user (10)")
         parser.add_argument("--posts", type=int, default=5, help="posts per user (5)")
         parser.add_argument("--comments", type=int, default=2, help="comments per post (2)")
