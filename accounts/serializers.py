@@ -20,3 +20,8 @@ def profile_json(user, request):
 def profile_info_json(user, request, counts):
     """/get_info: the Profile, when the account was created, and the owner's counts."""
     return {**profile_json(user, request), "date_joined": user.date_joined.isoformat(), **counts}
+
+
+def signed_in_json(user, token, request):
+    """/register2, /login: the Profile and the freshly issued token (shown only this once)."""
+    return {**profile_json(user, request), "token": token}
