@@ -1,25 +1,12 @@
+"""The fixtures shared by the test modules; plain helpers are in tests/factories.py."""
+
 import itertools
 import uuid
 
 import pytest
-from django.test import Client
 
 from accounts.models import AuthToken, User
-
-PASSWORD = "correct-horse-battery"
-
-
-class ApiClient(Client):
-    """Django's test client that sends `Authorization: Bearer <token>` when it has a token."""
-
-    def __init__(self, token=None, **kwargs):
-        super().__init__(**kwargs)
-        self.token = token
-        if token:
-            self.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-
-    def post_json(self, path, data, **kwargs):
-        return self.post(path, data, content_type="application/json", **kwargs)
+from tests.factories import PASSWORD, ApiClient
 
 
 @pytest.fixture(autouse=True)

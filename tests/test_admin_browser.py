@@ -11,9 +11,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from accounts.models import AuthToken, User
 from feed.models import Report
-from tests.conftest import PASSWORD, ApiClient
-from tests.feed_factories import make_post
-from tests.test_profiles import with_avatar
+from tests.factories import PASSWORD, ApiClient, make_post, with_avatar
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

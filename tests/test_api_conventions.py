@@ -8,7 +8,7 @@ from django.urls import path
 
 from socialsite import urls as project_urls
 from socialsite.api import api, envelope, read_page
-from tests.conftest import ApiClient
+from tests.factories import ApiClient
 
 pytestmark = pytest.mark.django_db
 

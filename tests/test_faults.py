@@ -23,8 +23,7 @@ from accounts.models import AuthToken, EmailCode, User
 from accounts.services import RID_SALT
 from feed.models import Comment, Post, Report
 from friends.models import Block, Friendship
-from tests.conftest import PASSWORD, ApiClient
-from tests.feed_factories import befriend, make_comments, make_post
+from tests.factories import PASSWORD, ApiClient, befriend, make_comments, make_post
 
 UNAVAILABLE = {"status": 9503, "msg": "服务暂不可用"}
 ALICE, BOB = "alice@example.com", "bob@example.com"
@@ -59,7 +58,8 @@ def assert_unavailable(response):
 # Database down
 
 
-def signup_rid(email):
+def signed_rid(email):
+    """A rid as /check_email signs it, for `email`, without going through the email code."""
     return signing.dumps({"email": email}, salt=RID_SALT)
 
 
@@ -70,7 +70,7 @@ DATABASE_CALLS = {
     "check_email": ("post", {"email": "new@example.com", "value": "123456"}),
     "register2": (
         "post",
-        {"email": "new@example.com", "rid": signup_rid("new@example.com"), "pass": PASSWORD},
+        {"email": "new@example.com", "rid": signed_rid("new@example.com"), "pass": PASSWORD},
     ),
     "get_yzm": ("get", {"uuid": "device-1"}),
     "login": ("post", {"email": ALICE, "pass": PASSWORD}),
@@ -252,7 +252,7 @@ CACHE_FREE_CALLS = {
     "check_email": ("post", {"email": "new@example.com", "value": "123456"}, 1003),
     "register2": (
         "post",
-        {"email": "new@example.com", "rid": signup_rid("new@example.com"), "pass": PASSWORD},
+        {"email": "new@example.com", "rid": signed_rid("new@example.com"), "pass": PASSWORD},
         1005,
     ),
     "logout": ("post", {}, 1012),
@@ -438,7 +438,7 @@ def test_register_failing_midway_leaves_no_account(anon, db, monkeypatch):
     client = ApiClient(raise_request_exception=False)
     response = client.post(
         "/register2",
-        {"email": "new@example.com", "rid": signup_rid("new@example.com"), "pass": PASSWORD},
+        {"email": "new@example.com", "rid": signed_rid("new@example.com"), "pass": PASSWORD},
     )
     assert_internal_error(response)
     assert not User.objects.filter(email="new@example.com").exists()

@@ -6,11 +6,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from feed.models import Comment, Post, Report
-from tests.feed_factories import COMMENT_KEYS, POST_KEYS, block, make_comments, make_post
+from tests.factories import COMMENT_KEYS, FORBIDDEN, POST_KEYS, block, make_comments, make_post
 
 pytestmark = pytest.mark.django_db
-
-FORBIDDEN = {"status": 9403, "msg": "无权操作其他用户"}
 
 
 def status_msg(response):

@@ -12,11 +12,9 @@ from django.utils import timezone
 from accounts.models import AuthToken, User
 from friends import services
 from friends.models import Block, Friendship, Group
-from tests.conftest import ApiClient
+from tests.factories import FORBIDDEN, ApiClient, body, expected_profile, friend_list, interest_tags
 
 pytestmark = pytest.mark.django_db
-
-FORBIDDEN = {"status": 9403, "msg": "无权操作其他用户"}
 
 
 @pytest.fixture
@@ -27,20 +25,6 @@ def bob(make_user):
 @pytest.fixture
 def carol(make_user):
     return make_user(email="carol@example.com", username="carol")
-
-
-def body(response, http_status=200):
-    assert response.status_code == http_status
-    assert response["Content-Type"] == "application/json"
-    return response.json()
-
-
-def entries(owner):
-    return list(
-        Friendship.objects.filter(owner=owner)
-        .order_by("created_at", "id")
-        .values_list("friend__email", "group")
-    )
 
 
 class TestEveryEndpoint:
@@ -99,21 +83,21 @@ class TestSetFriend:
     def test_adds_in_the_group(self, api, user, bob):
         response = api.get("/set_friend", {"email": user.email, "femail": bob.email, "group": "2"})
         assert body(response) == {"status": 5003, "msg": "添加成功"}
-        assert entries(user) == [("bob@example.com", Group.GOOD)]
-        assert entries(bob) == []  # directed, like following
+        assert friend_list(user) == [("bob@example.com", Group.GOOD)]
+        assert friend_list(bob) == []  # directed, like following
 
     def test_post_form_and_json_and_any_email_case(self, api, user, bob, carol):
         form = {"email": "ALICE@example.com", "femail": "Bob@Example.COM", "group": "1"}
         assert body(api.post("/set_friend", form))["status"] == 5003
         json = {"email": user.email, "femail": carol.email, "group": 4}
         assert body(api.post_json("/set_friend", json))["status"] == 5003
-        assert entries(user) == [("bob@example.com", "1"), ("carol@example.com", "4")]
+        assert friend_list(user) == [("bob@example.com", "1"), ("carol@example.com", "4")]
 
     def test_moving_keeps_one_row_and_the_place_in_the_list(self, api, user, bob, carol):
         for femail, group in [(bob.email, "1"), (carol.email, "2"), (bob.email, "4")]:
             params = {"email": user.email, "femail": femail, "group": group}
             assert body(api.get("/set_friend", params))["status"] == 5003
-        assert entries(user) == [("bob@example.com", "4"), ("carol@example.com", "2")]
+        assert friend_list(user) == [("bob@example.com", "4"), ("carol@example.com", "2")]
         data = body(api.get("/get_friends", {"email": user.email}))["data"]
         assert data["friends"] == ["bob@example.com", "carol@example.com"]
         assert (data["group1"], data["group2"], data["group4"]) == (
@@ -180,8 +164,8 @@ class TestRmFriend:
         params = {"email": user.email, "femail": bob.email}
         assert body(api.get("/rm_friend", params)) == {"status": 5004, "msg": "删除成功"}
         assert body(api.post("/rm_friend", params)) == {"status": 5004, "msg": "删除成功"}
-        assert entries(user) == []
-        assert entries(bob) == [("alice@example.com", "2")]  # only the caller's own list
+        assert friend_list(user) == []
+        assert friend_list(bob) == [("alice@example.com", "2")]  # only the caller's own list
 
     def test_a_deactivated_friend_can_be_removed(self, api, user, bob):
         services.set_friend(user, bob, "1")
@@ -189,7 +173,7 @@ class TestRmFriend:
         assert body(api.get("/rm_friend", {"email": user.email, "femail": bob.email}))[
             "status"
         ] == (5004)
-        assert entries(user) == []
+        assert friend_list(user) == []
 
     @pytest.mark.parametrize("missing", ["email", "femail"])
     def test_missing_parameter(self, api, user, bob, missing):
@@ -208,7 +192,7 @@ class TestRmFriend:
         services.set_friend(bob, user, "1")
         response = api.get("/rm_friend", {"email": bob.email, "femail": user.email})
         assert body(response, 403) == FORBIDDEN
-        assert entries(bob) == [("alice@example.com", "1")]
+        assert friend_list(bob) == [("alice@example.com", "1")]
 
 
 class TestGetFriends:
@@ -228,18 +212,9 @@ class TestGetFriends:
         assert data["data"]["group4"] == []
         profiles = data["data"]["profiles"]
         assert list(profiles) == emails
-        assert profiles["bob@example.com"] == {
-            "email": "bob@example.com",
-            "name": "",
-            "username": "bob",
-            "sex": "",
-            "birthday": None,
-            "like": "篮球",
-            "flike": "",
-            "img": None,
-            "location": "",
-            "introduction": "",
-        }
+        assert profiles["bob@example.com"] == expected_profile(
+            "bob@example.com", username="bob", like="篮球"
+        )
 
     def test_empty_list(self, api, user):
         data = body(api.get("/get_friends", {"email": user.email}))["data"]
@@ -317,8 +292,8 @@ class TestBlock:
         assert list(Block.objects.values_list("blocker__email", "blocked__email")) == [
             ("alice@example.com", "bob@example.com")
         ]
-        assert entries(user) == [("carol@example.com", "1")]
-        assert entries(bob) == []
+        assert friend_list(user) == [("carol@example.com", "1")]
+        assert friend_list(bob) == []
 
     def test_unblock_is_idempotent_and_friendships_stay_removed(self, api, user, bob):
         services.set_friend(user, bob, "1")
@@ -327,7 +302,7 @@ class TestBlock:
         assert body(api.post("/unblock", params)) == {"status": 5006, "msg": "已取消拉黑"}
         assert body(api.post("/unblock", params)) == {"status": 5006, "msg": "已取消拉黑"}
         assert not Block.objects.exists()
-        assert entries(user) == []
+        assert friend_list(user) == []
 
     def test_unblock_lifts_only_the_callers_own_block(self, api, user, bob):
         services.block(bob, user)
@@ -497,12 +472,12 @@ class TestAdmin:
         )
         response = staff.post(page, data)
         assert response.status_code == 302, response.context["errors"]
-        assert entries(user) == [("bob@example.com", "4"), ("carol@example.com", "2")]
+        assert friend_list(user) == [("bob@example.com", "4"), ("carol@example.com", "2")]
 
         data = user_change_form_data(staff.get(page))
         data[f"{prefix}-0-DELETE"] = "on"  # remove bob
         assert staff.post(page, data).status_code == 302
-        assert entries(user) == [("carol@example.com", "2")]
+        assert friend_list(user) == [("carol@example.com", "2")]
 
     @pytest.mark.parametrize("friend_count", [1, 50])
     def test_the_users_page_reads_each_friend_once(
@@ -603,24 +578,15 @@ def test_moving_keeps_created_at(make_user):
 
 
 def test_reset_keeps_the_interest_tags_in_sync(api, user):
-    from friends.models import UserInterest
-
-    def tags():
-        return list(
-            UserInterest.objects.filter(user=user)
-            .order_by("position")
-            .values_list("tag__name", flat=True)
-        )
-
     assert (
         api.post("/reset", {"email": user.email, "like": "篮球，Music / 篮球"}).json()["status"]
         == 1002
     )
-    assert tags() == ["篮球", "music"]
+    assert interest_tags(user) == ["篮球", "music"]
     api.post("/reset", {"email": user.email, "introduction": "hi"})
-    assert tags() == ["篮球", "music"]
+    assert interest_tags(user) == ["篮球", "music"]
     api.post("/reset", {"email": user.email, "like": "围棋"})
-    assert tags() == ["围棋"]
+    assert interest_tags(user) == ["围棋"]
 
 
 @pytest.mark.parametrize("friend_count", [1, 50])

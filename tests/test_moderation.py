@@ -7,9 +7,7 @@ from django.urls import reverse
 
 from accounts.models import AuthToken, User
 from feed.models import Comment, Post, Report
-from tests.conftest import ApiClient
-from tests.feed_factories import make_comments, make_post
-from tests.test_profiles import change_form
+from tests.factories import ApiClient, change_form, make_comments, make_post
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from accounts.models import User
 from feed.models import Post
 from friends.models import SearchInterest
 from socialsite.replicas import reads_from_replica
-from tests.feed_factories import befriend, make_comments, make_post
+from tests.factories import befriend, make_comments, make_post
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
 

@@ -14,17 +14,18 @@ from accounts.models import AuthToken, User
 from feed.models import Post
 from friends.models import Block, Friendship, Group
 from tests import images
-from tests.conftest import PASSWORD, ApiClient
+from tests.factories import (
+    NEW_PASSWORD,
+    PASSWORD,
+    PROFILE_KEYS,
+    ApiClient,
+    change_form,
+    login,
+    with_avatar,
+)
 from tests.images import b64
-from tests.test_signup_login import PROFILE_KEYS
 
 pytestmark = pytest.mark.django_db
-
-NEW_PASSWORD = "a-brand-new-passphrase"
-
-
-def login(email, password):
-    return Client().post("/login", {"email": email, "pass": password}).json()
 
 
 class TestReset:
@@ -346,39 +347,6 @@ def staff(make_user):
     client = Client()
     client.force_login(admin_user)
     return client
-
-
-def with_avatar(user):
-    ApiClient(AuthToken.objects.issue(user)).post(
-        "/reset", {"email": user.email, "img": b64(images.png())}
-    )
-    user.refresh_from_db()
-    return user
-
-
-def change_form(client, user, **fields):
-    """The POST data of the admin's change form for `user`, as a browser would send it: with the
-    management data of whatever inlines other apps attach to the page (friends does)."""
-    page = client.get(f"/admin/accounts/user/{user.pk}/change/")
-    data = {
-        "email": user.email,
-        "name": user.name,
-        "username": user.username,
-        "sex": user.sex,
-        "birthday": user.birthday.isoformat() if user.birthday else "",
-        "like": user.like,
-        "flike": user.flike,
-        "location": user.location,
-        "introduction": user.introduction,
-        "is_active": "on",
-    }
-    for inline in page.context["inline_admin_formsets"]:
-        management = inline.formset.management_form
-        data.update(
-            {f"{management.prefix}-{name}": value for name, value in management.initial.items()}
-        )
-    data.update(fields)
-    return data
 
 
 def assert_deactivated_for_good(response, user, api):
