@@ -8,13 +8,6 @@ from accounts.models import AuthToken, User
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, make_user):
-    admin = make_user(email="root@example.com", is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    return client
-
-
 def test_createsuperuser_by_email(monkeypatch):
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-strong-admin-pass")
     call_command("createsuperuser", "--noinput", "--email", "Boss@Example.com")
@@ -23,29 +16,29 @@ def test_createsuperuser_by_email(monkeypatch):
     assert boss.check_password("a-strong-admin-pass")
 
 
-def test_user_changelist_searches_and_filters(staff_client, make_user):
+def test_user_changelist_searches_and_filters(superuser_client, make_user):
     make_user(email="findme@example.com", username="needle")
-    response = staff_client.get("/admin/accounts/user/", {"q": "needle"})
+    response = superuser_client.get("/admin/accounts/user/", {"q": "needle"})
     assert response.status_code == 200
     assert "findme@example.com" in response.content.decode()
-    response = staff_client.get("/admin/accounts/user/", {"is_active__exact": "1", "sex": "男"})
+    response = superuser_client.get("/admin/accounts/user/", {"is_active__exact": "1", "sex": "男"})
     assert response.status_code == 200
 
 
-def test_token_admin_never_shows_the_hash(staff_client, user):
+def test_token_admin_never_shows_the_hash(superuser_client, user):
     AuthToken.objects.issue(user)
     token = AuthToken.objects.get(user=user)
     for url in ("/admin/accounts/authtoken/", f"/admin/accounts/authtoken/{token.pk}/change/"):
-        response = staff_client.get(url)
+        response = superuser_client.get(url)
         assert response.status_code == 200
         assert token.key_hash not in response.content.decode()
-    assert staff_client.get("/admin/accounts/authtoken/add/").status_code == 403
+    assert superuser_client.get("/admin/accounts/authtoken/add/").status_code == 403
 
 
-def test_token_admin_revoke_action(staff_client, user):
+def test_token_admin_revoke_action(superuser_client, user):
     key = AuthToken.objects.issue(user)
     token = AuthToken.objects.get(user=user)
-    response = staff_client.post(
+    response = superuser_client.post(
         "/admin/accounts/authtoken/",
         {"action": "revoke", "_selected_action": [token.pk]},
     )

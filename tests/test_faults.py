@@ -158,9 +158,9 @@ def test_database_down_is_a_json_503_on_every_endpoint(api, path, settings, capl
     assert b"Traceback" not in response.content
 
 
-def test_database_down_the_admin_answers_503_too(client, make_user):
+def test_database_down_the_admin_answers_503_too(client, superuser):
     """Outside the API the exception reaches Django's handler500, which tells it apart as well."""
-    client.force_login(make_user(email="root@example.com", is_staff=True, is_superuser=True))
+    client.force_login(superuser)
     client.raise_request_exception = False
     with database_unreachable():
         response = client.get("/admin/accounts/user/")
@@ -239,11 +239,6 @@ def redis_cache(port, **options):
 def cache_down(settings):
     """The cache is a Redis server at a closed port."""
     settings.CACHES = redis_cache(closed_port())
-
-
-@pytest.fixture
-def bob_post(make_user):
-    return make_post(make_user(email=BOB, username="bob"))
 
 
 # path -> (method, parameters, status): the endpoints that need no cache keep working without it.
@@ -475,11 +470,11 @@ def test_delete_post_failing_midway_keeps_the_post_its_comments_and_reports(
 
 
 def test_deactivate_failing_midway_keeps_the_user_active_with_their_tokens(
-    client, user, make_user, monkeypatch
+    client, user, superuser, monkeypatch
 ):
     """The user is marked inactive, then revoking their tokens fails."""
     key = AuthToken.objects.issue(user)
-    client.force_login(make_user(email="root@example.com", is_staff=True, is_superuser=True))
+    client.force_login(superuser)
     monkeypatch.setattr(type(AuthToken.objects.all()), "revoke", fail)
     client.raise_request_exception = False
     response = client.post(

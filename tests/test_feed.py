@@ -16,11 +16,6 @@ def status_msg(response):
     return body["status"], body["msg"]
 
 
-@pytest.fixture
-def bob(make_user):
-    return make_user(email="bob@example.com", username="bob")
-
-
 class TestPutPost:
     def test_publishes_and_returns_the_post(self, api, user):
         response = api.post(

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.utils import timezone
 
 from accounts.models import AuthToken, User
@@ -15,16 +14,6 @@ from friends.models import Block, Friendship, Group
 from tests.factories import FORBIDDEN, ApiClient, body, expected_profile, friend_list, interest_tags
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user(email="bob@example.com", username="bob", like="篮球")
-
-
-@pytest.fixture
-def carol(make_user):
-    return make_user(email="carol@example.com", username="carol")
 
 
 class TestEveryEndpoint:
@@ -421,27 +410,20 @@ def test_concurrent_moves_keep_the_first_added_time(make_user):
 
 
 class TestAdmin:
-    @pytest.fixture
-    def staff(self, make_user):
-        admin_user = make_user(email="staff@example.com", is_staff=True, is_superuser=True)
-        client = Client()
-        client.force_login(admin_user)
-        return client
-
-    def test_friendship_list_filter_and_search(self, staff, user, bob, carol):
+    def test_friendship_list_filter_and_search(self, superuser_client, user, bob, carol):
         services.set_friend(user, bob, "1")
         services.set_friend(carol, user, "2")
-        response = staff.get("/admin/friends/friendship/")
+        response = superuser_client.get("/admin/friends/friendship/")
         assert response.status_code == 200
         assert response.context["cl"].result_count == 2
-        filtered = staff.get("/admin/friends/friendship/", {"group__exact": "2"})
+        filtered = superuser_client.get("/admin/friends/friendship/", {"group__exact": "2"})
         assert [str(f.owner) for f in filtered.context["cl"].result_list] == [carol.email]
         for query, owners in [("bob@", [user.email]), ("carol@", [carol.email])]:
-            found = staff.get("/admin/friends/friendship/", {"q": query})
+            found = superuser_client.get("/admin/friends/friendship/", {"q": query})
             assert [str(f.owner) for f in found.context["cl"].result_list] == owners
 
-    def test_autocomplete_for_both_users(self, staff, bob):
-        response = staff.get(
+    def test_autocomplete_for_both_users(self, superuser_client, bob):
+        response = superuser_client.get(
             "/admin/autocomplete/",
             {
                 "app_label": "friends",
@@ -453,10 +435,10 @@ class TestAdmin:
         assert response.status_code == 200
         assert [result["text"] for result in response.json()["results"]] == [bob.email]
 
-    def test_add_move_and_remove_from_the_users_page(self, staff, user, bob, carol):
+    def test_add_move_and_remove_from_the_users_page(self, superuser_client, user, bob, carol):
         services.set_friend(user, bob, "1")
         page = f"/admin/accounts/user/{user.pk}/change/"
-        response = staff.get(page)
+        response = superuser_client.get(page)
         assert response.status_code == 200
         assert "bob@example.com" in response.content.decode()
         data = user_change_form_data(response)
@@ -470,18 +452,18 @@ class TestAdmin:
                 f"{prefix}-1-owner": str(user.pk),
             }
         )
-        response = staff.post(page, data)
+        response = superuser_client.post(page, data)
         assert response.status_code == 302, response.context["errors"]
         assert friend_list(user) == [("bob@example.com", "4"), ("carol@example.com", "2")]
 
-        data = user_change_form_data(staff.get(page))
+        data = user_change_form_data(superuser_client.get(page))
         data[f"{prefix}-0-DELETE"] = "on"  # remove bob
-        assert staff.post(page, data).status_code == 302
+        assert superuser_client.post(page, data).status_code == 302
         assert friend_list(user) == [("carol@example.com", "2")]
 
     @pytest.mark.parametrize("friend_count", [1, 50])
     def test_the_users_page_reads_each_friend_once(
-        self, staff, user, make_user, friend_count, django_assert_max_num_queries
+        self, superuser_client, user, make_user, friend_count, django_assert_max_num_queries
     ):
         for _ in range(friend_count):
             services.set_friend(user, make_user(), "1")
@@ -489,31 +471,31 @@ class TestAdmin:
         # row; then Django's autocomplete widget reads each row's selected friend (one query
         # per row: the widget's own lookup, which no queryset can prefetch).
         with django_assert_max_num_queries(11 + friend_count):
-            response = staff.get(f"/admin/accounts/user/{user.pk}/change/")
+            response = superuser_client.get(f"/admin/accounts/user/{user.pk}/change/")
         assert len(response.context["inline_admin_formsets"][0].formset.forms) == friend_count
 
-    def test_editing_like_in_the_admin_updates_the_tags(self, staff, user):
+    def test_editing_like_in_the_admin_updates_the_tags(self, superuser_client, user):
         page = f"/admin/accounts/user/{user.pk}/change/"
-        data = user_change_form_data(staff.get(page))
+        data = user_change_form_data(superuser_client.get(page))
         data["like"] = "Music、摄影"
-        assert staff.post(page, data).status_code == 302
+        assert superuser_client.post(page, data).status_code == 302
         assert list(user.interests.values_list("tag__name", flat=True)) == ["music", "摄影"]
 
-    def test_a_block_added_by_staff_removes_the_friendships(self, staff, user, bob):
+    def test_a_block_added_by_staff_removes_the_friendships(self, superuser_client, user, bob):
         services.set_friend(user, bob, "1")
         services.set_friend(bob, user, "1")
-        response = staff.post(
+        response = superuser_client.post(
             "/admin/friends/block/add/", {"blocker": str(bob.pk), "blocked": str(user.pk)}
         )
         assert response.status_code == 302
         assert Block.objects.filter(blocker=bob, blocked=user).exists()
         assert not Friendship.objects.exists()
-        listing = staff.get("/admin/friends/block/", {"q": "alice@"})
+        listing = superuser_client.get("/admin/friends/block/", {"q": "alice@"})
         assert listing.context["cl"].result_count == 1
 
-    def test_staff_cannot_add_a_friendship_across_a_block(self, staff, user, bob):
+    def test_staff_cannot_add_a_friendship_across_a_block(self, superuser_client, user, bob):
         services.block(bob, user)
-        response = staff.post(
+        response = superuser_client.post(
             "/admin/friends/friendship/add/",
             {"owner": str(user.pk), "friend": str(bob.pk), "group": "1"},
         )
@@ -521,10 +503,10 @@ class TestAdmin:
         assert "两人之间有拉黑" in response.content.decode()
         assert not Friendship.objects.exists()
 
-    def test_nor_from_the_users_page(self, staff, user, bob):
+    def test_nor_from_the_users_page(self, superuser_client, user, bob):
         services.block(user, bob)
         page = f"/admin/accounts/user/{user.pk}/change/"
-        data = user_change_form_data(staff.get(page))
+        data = user_change_form_data(superuser_client.get(page))
         data.update(
             {
                 "friendships-TOTAL_FORMS": "1",
@@ -533,7 +515,7 @@ class TestAdmin:
                 "friendships-0-owner": str(user.pk),
             }
         )
-        response = staff.post(page, data)
+        response = superuser_client.post(page, data)
         assert response.status_code == 200
         assert "两人之间有拉黑" in response.content.decode()
         assert not Friendship.objects.exists()

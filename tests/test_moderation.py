@@ -25,32 +25,16 @@ MODERATOR_PERMISSIONS = {
 }
 
 
-@pytest.fixture
-def moderator(make_user):
-    person = make_user(email="mod@example.com", is_staff=True)
-    person.groups.add(Group.objects.get(name="moderators"))
-    return person
-
-
-@pytest.fixture
-def superuser(db):
-    return User.objects.create_superuser(email="root@example.com", password="x" * 12)
-
-
 @pytest.fixture(params=["superuser", "moderator"])
-def staff(request):
+def staff_user(request):
+    """Each of the two kinds of staff who moderate: `superuser`, then `moderator`."""
     return request.getfixturevalue(request.param)
 
 
 @pytest.fixture
-def admin_client(client, staff):
-    client.force_login(staff)
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
     return client
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user(email="bob@example.com", username="bob")
 
 
 def test_the_moderators_group_has_exactly_its_permissions():
@@ -95,12 +79,12 @@ CHANGELIST_QUERY_BUDGET = 8
 @pytest.mark.parametrize("model", ["post", "comment", "report"])
 @pytest.mark.parametrize("count", [1, 30])
 def test_change_lists_render_with_a_bounded_number_of_queries(
-    admin_client, user, bob, model, count, django_assert_max_num_queries
+    staff_client, user, bob, model, count, django_assert_max_num_queries
 ):
     populate(user, bob, count)
     url = reverse(f"admin:feed_{model}_changelist")
     with django_assert_max_num_queries(CHANGELIST_QUERY_BUDGET):
-        response = admin_client.get(url)
+        response = staff_client.get(url)
     assert response.status_code == 200
     assert (
         response.context["cl"].result_count
@@ -113,44 +97,44 @@ def test_change_lists_render_with_a_bounded_number_of_queries(
     )
 
 
-def test_the_post_change_list_shows_excerpt_date_and_comment_count(admin_client, user, bob):
+def test_the_post_change_list_shows_excerpt_date_and_comment_count(staff_client, user, bob):
     post = make_post(bob, time=1_700_000_000_000, msg="很长的动态" * 20)
     make_comments(post, user, 3)
-    response = admin_client.get(reverse("admin:feed_post_changelist"))
+    response = staff_client.get(reverse("admin:feed_post_changelist"))
     content = response.content.decode()
     assert "2023-11-14 22:13" in content  # the millisecond timestamp as a date
     assert "很长的动态" * 8 + "…" in content
     assert response.context["cl"].result_list[0].comment_total == 3
 
 
-def test_the_post_page_shows_its_comments(admin_client, user, bob):
+def test_the_post_page_shows_its_comments(staff_client, user, bob):
     post = make_post(bob)
     make_comments(post, user, 2)
-    response = admin_client.get(reverse("admin:feed_post_change", args=[post.pk]))
+    response = staff_client.get(reverse("admin:feed_post_change", args=[post.pk]))
     assert response.status_code == 200
     assert "comment 0" in response.content.decode()
     assert "comment 1" in response.content.decode()
 
 
-def test_the_post_page_shows_the_latest_50_comments_and_links_to_all(admin_client, user, bob):
+def test_the_post_page_shows_the_latest_50_comments_and_links_to_all(staff_client, user, bob):
     post = make_post(bob)
     comments = make_comments(post, user, 60)
-    response = admin_client.get(reverse("admin:feed_post_change", args=[post.pk]))
+    response = staff_client.get(reverse("admin:feed_post_change", args=[post.pk]))
     assert response.status_code == 200
     (inline,) = response.context["inline_admin_formsets"]
     assert [form.instance.pk for form in inline.formset.forms] == [c.pk for c in comments[10:]]
     all_comments = reverse("admin:feed_comment_changelist") + f"?post__id__exact={post.pk}"
     assert f'href="{all_comments}"' in response.content.decode()
-    listed = admin_client.get(all_comments)
+    listed = staff_client.get(all_comments)
     assert listed.status_code == 200
     assert listed.context["cl"].result_count == 60
 
 
-def test_a_comment_is_hidden_from_the_post_page(admin_client, user, bob):
+def test_a_comment_is_hidden_from_the_post_page(staff_client, user, bob):
     post = make_post(bob)
     comments = make_comments(post, user, 60)
     url = reverse("admin:feed_post_change", args=[post.pk])
-    (inline,) = admin_client.get(url).context["inline_admin_formsets"]
+    (inline,) = staff_client.get(url).context["inline_admin_formsets"]
     formset = inline.formset
     data = {
         f"{formset.prefix}-TOTAL_FORMS": 50,
@@ -162,14 +146,14 @@ def test_a_comment_is_hidden_from_the_post_page(admin_client, user, bob):
         data[f"{formset.prefix}-{number}-id"] = form.instance.pk
         data[f"{formset.prefix}-{number}-post"] = post.pk
     data[f"{formset.prefix}-0-is_hidden"] = "on"
-    assert admin_client.post(url, data).status_code == 302
+    assert staff_client.post(url, data).status_code == 302
     assert list(Comment.objects.filter(is_hidden=True)) == [comments[10]]
 
 
-def test_searching_posts_by_author_email(admin_client, user, bob):
+def test_searching_posts_by_author_email(staff_client, user, bob):
     make_post(bob, msg="from bob")
     make_post(user, msg="from alice")
-    response = admin_client.get(reverse("admin:feed_post_changelist"), {"q": "bob@example"})
+    response = staff_client.get(reverse("admin:feed_post_changelist"), {"q": "bob@example"})
     assert [post.msg for post in response.context["cl"].result_list] == ["from bob"]
 
 
@@ -181,18 +165,18 @@ def run_action(client, model, action, objects):
     )
 
 
-def test_hiding_and_unhiding_posts_and_comments(admin_client, api, user, bob):
+def test_hiding_and_unhiding_posts_and_comments(staff_client, api, user, bob):
     post = make_post(bob)
     (comment,) = make_comments(post, bob, 1)
-    assert run_action(admin_client, "post", "hide", [post]).status_code == 200
+    assert run_action(staff_client, "post", "hide", [post]).status_code == 200
     assert Post.objects.get().is_hidden
     assert api.get("/getPost", {"email": bob.email}).json()["data"] == []
-    run_action(admin_client, "post", "unhide", [post])
+    run_action(staff_client, "post", "unhide", [post])
     assert not Post.objects.get().is_hidden
-    run_action(admin_client, "comment", "hide", [comment])
+    run_action(staff_client, "comment", "hide", [comment])
     assert Comment.objects.get().is_hidden
     assert api.get("/getPost", {"email": bob.email}).json()["data"][0]["comment_count"] == 0
-    run_action(admin_client, "comment", "unhide", [comment])
+    run_action(staff_client, "comment", "unhide", [comment])
     assert not Comment.objects.get().is_hidden
 
 
@@ -210,40 +194,40 @@ def test_only_a_superuser_may_delete_posts(client, superuser, moderator, bob):
     assert not Post.objects.exists()
 
 
-def test_the_report_queue_lists_open_reports_first_with_links(admin_client, user, bob):
+def test_the_report_queue_lists_open_reports_first_with_links(staff_client, user, bob):
     post = make_post(bob)
     resolved = Report.objects.create(reporter=user, user=bob, reason="old", state="resolved")
     post_report = Report.objects.create(reporter=user, post=post, reason="spam")
     user_report = Report.objects.create(reporter=bob, user=user, reason="rude")
-    response = admin_client.get(reverse("admin:feed_report_changelist"))
+    response = staff_client.get(reverse("admin:feed_report_changelist"))
     assert list(response.context["cl"].result_list) == [user_report, post_report, resolved]
     content = response.content.decode()
     assert reverse("admin:feed_post_change", args=[post.pk]) in content
     assert reverse("admin:accounts_user_change", args=[user.pk]) in content
 
 
-def test_resolve(admin_client, staff, user, bob):
+def test_resolve(staff_client, staff_user, user, bob):
     report = Report.objects.create(reporter=user, user=bob, reason="spam")
-    run_action(admin_client, "report", "resolve", [report])
+    run_action(staff_client, "report", "resolve", [report])
     report.refresh_from_db()
     assert report.state == Report.State.RESOLVED
-    assert report.resolved_by == staff
+    assert report.resolved_by == staff_user
     assert report.resolved_at is not None
     assert User.objects.get(pk=bob.pk).is_active
 
 
-def test_hide_the_reported_post_and_resolve(admin_client, staff, api, user, bob, make_user):
+def test_hide_the_reported_post_and_resolve(staff_client, staff_user, api, user, bob, make_user):
     post = make_post(bob)
     other_post = make_post(bob)
     report = Report.objects.create(reporter=user, post=post, reason="spam")
     same_post = Report.objects.create(reporter=make_user(), post=post, reason="spam too")
     unrelated = Report.objects.create(reporter=user, post=other_post, reason="meh")
-    run_action(admin_client, "report", "hide_post_and_resolve", [report])
+    run_action(staff_client, "report", "hide_post_and_resolve", [report])
     assert Post.objects.get(pk=post.pk).is_hidden
     assert not Post.objects.get(pk=other_post.pk).is_hidden
     for done in (report, same_post):
         done.refresh_from_db()
-        assert (done.state, done.resolved_by) == (Report.State.RESOLVED, staff)
+        assert (done.state, done.resolved_by) == (Report.State.RESOLVED, staff_user)
     unrelated.refresh_from_db()
     assert unrelated.state == Report.State.OPEN
     assert [p["id"] for p in api.get("/getPost", {"email": bob.email}).json()["data"]] == [
@@ -252,28 +236,28 @@ def test_hide_the_reported_post_and_resolve(admin_client, staff, api, user, bob,
 
 
 def test_deactivate_the_reported_user_and_resolve(
-    admin_client, staff, client_for, user, bob, make_user
+    staff_client, staff_user, client_for, user, bob, make_user
 ):
     bobs_client = client_for(bob)
     carol = make_user()
     report = Report.objects.create(reporter=user, user=bob, reason="spam")
     about_a_post = Report.objects.create(reporter=carol, post=make_post(bob), reason="spam")
     about_carol = Report.objects.create(reporter=user, user=carol, reason="x")
-    run_action(admin_client, "report", "deactivate_user_and_resolve", [report])
+    run_action(staff_client, "report", "deactivate_user_and_resolve", [report])
     assert not User.objects.get(pk=bob.pk).is_active
     assert User.objects.get(pk=carol.pk).is_active
     assert not AuthToken.objects.filter(user=bob).usable().exists()
     assert bobs_client.get("/getPost", {"oldTime": 0}).status_code == 403
     for done in (report, about_a_post):
         done.refresh_from_db()
-        assert (done.state, done.resolved_by) == (Report.State.RESOLVED, staff)
+        assert (done.state, done.resolved_by) == (Report.State.RESOLVED, staff_user)
     about_carol.refresh_from_db()
     assert about_carol.state == Report.State.OPEN
 
 
-def test_deactivating_from_a_post_report_takes_the_author(admin_client, user, bob):
+def test_deactivating_from_a_post_report_takes_the_author(staff_client, user, bob):
     report = Report.objects.create(reporter=user, post=make_post(bob), reason="spam")
-    run_action(admin_client, "report", "deactivate_user_and_resolve", [report])
+    run_action(staff_client, "report", "deactivate_user_and_resolve", [report])
     assert not User.objects.get(pk=bob.pk).is_active
 
 

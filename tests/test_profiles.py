@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
@@ -341,14 +340,6 @@ class TestQueryCounts:
             assert api.post("/reset", data).json()["status"] == 1002
 
 
-@pytest.fixture
-def staff(make_user):
-    admin_user = make_user(email="admin@example.com", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
 def assert_deactivated_for_good(response, user, api):
     """The admin saved, `user` is inactive, and their tokens stay revoked after reactivation."""
     assert response.status_code == 302
@@ -360,9 +351,9 @@ def assert_deactivated_for_good(response, user, api):
 
 
 class TestUserAdmin:
-    def test_changelist_shows_thumbnails(self, staff, user):
+    def test_changelist_shows_thumbnails(self, superuser_client, user):
         with_avatar(user)
-        response = staff.get("/admin/accounts/user/")
+        response = superuser_client.get("/admin/accounts/user/")
         assert response.status_code == 200
         assert f'<img src="/media/{user.avatar.name}"' in response.content.decode()
 
@@ -378,7 +369,7 @@ class TestUserAdmin:
             {"date_joined__gte": "today"},
         ],
     )
-    def test_search_and_filters(self, staff, user, make_user, query):
+    def test_search_and_filters(self, superuser_client, user, make_user, query):
         User.objects.filter(pk=user.pk).update(sex="女")
         make_user(
             email="zed@example.com",
@@ -394,14 +385,14 @@ class TestUserAdmin:
                     timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
                 )
             }
-        response = staff.get("/admin/accounts/user/", query)
+        response = superuser_client.get("/admin/accounts/user/", query)
         assert response.status_code == 200
         assert "alice@example.com" in response.content.decode()
         assert "zed@example.com" not in response.content.decode()
 
-    def test_change_page_shows_the_avatar_and_fieldsets(self, staff, user):
+    def test_change_page_shows_the_avatar_and_fieldsets(self, superuser_client, user):
         with_avatar(user)
-        response = staff.get(f"/admin/accounts/user/{user.pk}/change/")
+        response = superuser_client.get(f"/admin/accounts/user/{user.pk}/change/")
         content = response.content.decode()
         assert response.status_code == 200
         assert f'<img src="/media/{user.avatar.name}"' in content
@@ -409,8 +400,8 @@ class TestUserAdmin:
             assert legend in content
         assert 'href="../password/"' in content  # Django's own password change form
 
-    def test_password_change_page(self, staff, user, api):
-        response = staff.post(
+    def test_password_change_page(self, superuser_client, user, api):
+        response = superuser_client.post(
             f"/admin/accounts/user/{user.pk}/password/",
             {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
         )
@@ -420,28 +411,29 @@ class TestUserAdmin:
         # Like a password change through /reset, it ends the logins made with the old password.
         assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
 
-    def test_deactivate_action_revokes_tokens(self, staff, user, api):
-        response = staff.post(
+    def test_deactivate_action_revokes_tokens(self, superuser_client, user, api):
+        response = superuser_client.post(
             "/admin/accounts/user/", {"action": "deactivate", "_selected_action": [user.pk]}
         )
         assert_deactivated_for_good(response, user, api)
 
-    def test_unticking_active_on_the_change_page_revokes_tokens(self, staff, user, api):
-        data = change_form(staff, user)
+    def test_unticking_active_on_the_change_page_revokes_tokens(self, superuser_client, user, api):
+        data = change_form(superuser_client, user)
         del data["is_active"]
-        response = staff.post(f"/admin/accounts/user/{user.pk}/change/", data)
+        response = superuser_client.post(f"/admin/accounts/user/{user.pk}/change/", data)
         assert_deactivated_for_good(response, user, api)
 
-    def test_other_edits_keep_the_tokens(self, staff, user, api):
-        response = staff.post(
-            f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, like="围棋")
+    def test_other_edits_keep_the_tokens(self, superuser_client, user, api):
+        response = superuser_client.post(
+            f"/admin/accounts/user/{user.pk}/change/",
+            change_form(superuser_client, user, like="围棋"),
         )
         assert response.status_code == 302
         assert api.get("/get_info", {"email": "alice@example.com"}).json()["status"] == 6001
 
-    def test_staff_cannot_deactivate_themselves(self, staff, user):
-        me = User.objects.get(email="admin@example.com")
-        staff.post(
+    def test_staff_cannot_deactivate_themselves(self, superuser_client, superuser, user):
+        me = superuser
+        superuser_client.post(
             "/admin/accounts/user/",
             {"action": "deactivate", "_selected_action": [me.pk, user.pk]},
         )
@@ -449,18 +441,21 @@ class TestUserAdmin:
         user.refresh_from_db()
         assert me.is_active and not user.is_active
 
-    def test_reactivate_action(self, staff, user):
+    def test_reactivate_action(self, superuser_client, user):
         User.objects.filter(pk=user.pk).update(is_active=False)
-        staff.post("/admin/accounts/user/", {"action": "reactivate", "_selected_action": [user.pk]})
+        superuser_client.post(
+            "/admin/accounts/user/", {"action": "reactivate", "_selected_action": [user.pk]}
+        )
         user.refresh_from_db()
         assert user.is_active
         assert login("alice@example.com", PASSWORD)["status"] == 1002
 
-    def test_edits_save_normally_and_keep_the_avatar(self, staff, user):
+    def test_edits_save_normally_and_keep_the_avatar(self, superuser_client, user):
         with_avatar(user)
         avatar = user.avatar.name
-        response = staff.post(
-            f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, like="围棋")
+        response = superuser_client.post(
+            f"/admin/accounts/user/{user.pk}/change/",
+            change_form(superuser_client, user, like="围棋"),
         )
         assert response.status_code == 302
         user.refresh_from_db()
@@ -468,7 +463,7 @@ class TestUserAdmin:
         assert default_storage.exists(avatar)
 
     def test_an_uploaded_avatar_goes_through_the_pipeline(
-        self, staff, user, django_capture_on_commit_callbacks
+        self, superuser_client, user, django_capture_on_commit_callbacks
     ):
         with_avatar(user)
         old = user.avatar.name
@@ -476,8 +471,9 @@ class TestUserAdmin:
             "../../photo.jpg", images.jpeg_with_metadata(), content_type="image/jpeg"
         )
         with django_capture_on_commit_callbacks(execute=True):
-            response = staff.post(
-                f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, avatar=upload)
+            response = superuser_client.post(
+                f"/admin/accounts/user/{user.pk}/change/",
+                change_form(superuser_client, user, avatar=upload),
             )
         assert response.status_code == 302
         user.refresh_from_db()
@@ -490,10 +486,11 @@ class TestUserAdmin:
         assert b"EXIF" not in data
         assert not default_storage.exists(old)
 
-    def test_a_large_upload_is_fitted(self, staff, user):
+    def test_a_large_upload_is_fitted(self, superuser_client, user):
         upload = SimpleUploadedFile("big.png", images.png(size=(2000, 1000)))
-        staff.post(
-            f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, avatar=upload)
+        superuser_client.post(
+            f"/admin/accounts/user/{user.pk}/change/",
+            change_form(superuser_client, user, avatar=upload),
         )
         user.refresh_from_db()
         with default_storage.open(user.avatar.name) as file:
@@ -502,13 +499,13 @@ class TestUserAdmin:
     @pytest.mark.parametrize(
         "content", [b"not an image", images.png_bomb(20000, 20000), images.png()[:40]]
     )
-    def test_a_bad_upload_is_a_form_error(self, staff, user, content):
+    def test_a_bad_upload_is_a_form_error(self, superuser_client, user, content):
         with_avatar(user)
         avatar = user.avatar.name
         upload = SimpleUploadedFile("x.png", content, content_type="image/png")
-        response = staff.post(
+        response = superuser_client.post(
             f"/admin/accounts/user/{user.pk}/change/",
-            change_form(staff, user, avatar=upload, like="changed"),
+            change_form(superuser_client, user, avatar=upload, like="changed"),
         )
         assert response.status_code == 200
         assert response.context["adminform"].form.errors["avatar"]
@@ -516,14 +513,14 @@ class TestUserAdmin:
         assert (user.avatar.name, user.like) == (avatar, "")
 
     def test_clearing_the_avatar_deletes_the_file(
-        self, staff, user, django_capture_on_commit_callbacks
+        self, superuser_client, user, django_capture_on_commit_callbacks
     ):
         with_avatar(user)
         old = user.avatar.name
         with django_capture_on_commit_callbacks(execute=True):
-            response = staff.post(
+            response = superuser_client.post(
                 f"/admin/accounts/user/{user.pk}/change/",
-                change_form(staff, user, **{"avatar-clear": "on"}),
+                change_form(superuser_client, user, **{"avatar-clear": "on"}),
             )
         assert response.status_code == 302
         user.refresh_from_db()
