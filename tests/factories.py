@@ -121,31 +121,6 @@ def with_avatar(user):
     return user
 
 
-def change_form(client, user, **fields):
-    """The POST data of the admin's change form for `user`, as a browser would send it: with the
-    management data of whatever inlines other apps attach to the page (friends does)."""
-    page = client.get(f"/admin/accounts/user/{user.pk}/change/")
-    data = {
-        "email": user.email,
-        "name": user.name,
-        "username": user.username,
-        "sex": user.sex,
-        "birthday": user.birthday.isoformat() if user.birthday else "",
-        "like": user.like,
-        "flike": user.flike,
-        "location": user.location,
-        "introduction": user.introduction,
-        "is_active": "on",
-    }
-    for inline in page.context["inline_admin_formsets"]:
-        management = inline.formset.management_form
-        data.update(
-            {f"{management.prefix}-{name}": value for name, value in management.initial.items()}
-        )
-    data.update(fields)
-    return data
-
-
 # Friends
 
 

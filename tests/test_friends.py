@@ -1,5 +1,6 @@
 """Friend lists and blocking: /set_friend, /rm_friend, /get_friends, /is_friend, /block,
-/unblock (API.md, "Friends"), the race on one pair, and the friendships in the admin."""
+/unblock (API.md, "Friends"), the race on one pair, and the friendship and block admin (the
+friendships on a user's admin page are tests/test_user_admin.py's)."""
 
 import threading
 from datetime import timedelta
@@ -435,52 +436,6 @@ class TestAdmin:
         assert response.status_code == 200
         assert [result["text"] for result in response.json()["results"]] == [bob.email]
 
-    def test_add_move_and_remove_from_the_users_page(self, superuser_client, user, bob, carol):
-        services.set_friend(user, bob, "1")
-        page = f"/admin/accounts/user/{user.pk}/change/"
-        response = superuser_client.get(page)
-        assert response.status_code == 200
-        assert "bob@example.com" in response.content.decode()
-        data = user_change_form_data(response)
-        prefix = "friendships"
-        data.update(
-            {
-                f"{prefix}-TOTAL_FORMS": "2",
-                f"{prefix}-0-group": "4",  # move bob
-                f"{prefix}-1-friend": str(carol.pk),  # add carol
-                f"{prefix}-1-group": "2",
-                f"{prefix}-1-owner": str(user.pk),
-            }
-        )
-        response = superuser_client.post(page, data)
-        assert response.status_code == 302, response.context["errors"]
-        assert friend_list(user) == [("bob@example.com", "4"), ("carol@example.com", "2")]
-
-        data = user_change_form_data(superuser_client.get(page))
-        data[f"{prefix}-0-DELETE"] = "on"  # remove bob
-        assert superuser_client.post(page, data).status_code == 302
-        assert friend_list(user) == [("carol@example.com", "2")]
-
-    @pytest.mark.parametrize("friend_count", [1, 50])
-    def test_the_users_page_reads_each_friend_once(
-        self, superuser_client, user, make_user, friend_count, django_assert_max_num_queries
-    ):
-        for _ in range(friend_count):
-            services.set_friend(user, make_user(), "1")
-        # session, staff user, the user, permissions, groups, the list with both users of each
-        # row; then Django's autocomplete widget reads each row's selected friend (one query
-        # per row: the widget's own lookup, which no queryset can prefetch).
-        with django_assert_max_num_queries(11 + friend_count):
-            response = superuser_client.get(f"/admin/accounts/user/{user.pk}/change/")
-        assert len(response.context["inline_admin_formsets"][0].formset.forms) == friend_count
-
-    def test_editing_like_in_the_admin_updates_the_tags(self, superuser_client, user):
-        page = f"/admin/accounts/user/{user.pk}/change/"
-        data = user_change_form_data(superuser_client.get(page))
-        data["like"] = "Music、摄影"
-        assert superuser_client.post(page, data).status_code == 302
-        assert list(user.interests.values_list("tag__name", flat=True)) == ["music", "摄影"]
-
     def test_a_block_added_by_staff_removes_the_friendships(self, superuser_client, user, bob):
         services.set_friend(user, bob, "1")
         services.set_friend(bob, user, "1")
@@ -502,50 +457,6 @@ class TestAdmin:
         assert response.status_code == 200  # the form again, with the error
         assert "两人之间有拉黑" in response.content.decode()
         assert not Friendship.objects.exists()
-
-    def test_nor_from_the_users_page(self, superuser_client, user, bob):
-        services.block(user, bob)
-        page = f"/admin/accounts/user/{user.pk}/change/"
-        data = user_change_form_data(superuser_client.get(page))
-        data.update(
-            {
-                "friendships-TOTAL_FORMS": "1",
-                "friendships-0-friend": str(bob.pk),
-                "friendships-0-group": "2",
-                "friendships-0-owner": str(user.pk),
-            }
-        )
-        response = superuser_client.post(page, data)
-        assert response.status_code == 200
-        assert "两人之间有拉黑" in response.content.decode()
-        assert not Friendship.objects.exists()
-
-
-def user_change_form_data(response):
-    """The POST data a browser would send back for an unchanged user admin page."""
-    data = {}
-    form = response.context["adminform"].form
-    for name, field in form.fields.items():
-        if field.disabled or name == "password":
-            continue
-        value = form[name].value()
-        if isinstance(value, list):
-            data[name] = [str(item) for item in value]
-        elif isinstance(value, bool):
-            if value:
-                data[name] = "on"
-        elif value is not None:
-            data[name] = str(value)
-    for formset in response.context["inline_admin_formsets"]:
-        management = formset.formset.management_form
-        for name in management.fields:
-            data[f"{management.prefix}-{name}"] = str(management[name].value() or 0)
-        for index, inline_form in enumerate(formset.formset.forms):
-            for name in inline_form.fields:
-                value = inline_form[name].value()
-                if value is not None and value is not False:
-                    data[f"{formset.formset.prefix}-{index}-{name}"] = str(value)
-    return data
 
 
 def test_moving_keeps_created_at(make_user):

@@ -1,5 +1,6 @@
 """Moderation in the admin: the moderators group, the change lists of posts, comments and
-reports, and the actions on them."""
+reports, and the actions on them (what a moderator may do in the user admin is
+tests/test_user_admin.py's)."""
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -7,7 +8,7 @@ from django.urls import reverse
 
 from accounts.models import AuthToken, User
 from feed.models import Comment, Post, Report
-from tests.factories import ApiClient, change_form, make_comments, make_post
+from tests.factories import make_comments, make_post
 
 pytestmark = pytest.mark.django_db
 
@@ -282,102 +283,3 @@ def test_a_report_about_staff_stays_open_for_a_moderator(
     assert User.objects.get(pk=staff_member.pk).is_active
     about_staff.refresh_from_db()
     assert about_staff.state == Report.State.OPEN
-
-
-class TestModeratorsCannotRaiseTheirOwnPrivileges:
-    def change(self, client, user, **fields):
-        return client.post(reverse("admin:accounts_user_change", args=[user.pk]), fields)
-
-    def test_privilege_fields_are_read_only_to_a_moderator(self, client, moderator):
-        client.force_login(moderator)
-        page = client.get(reverse("admin:accounts_user_change", args=[moderator.pk]))
-        assert page.status_code == 200
-        form_fields = set(page.context["adminform"].form.fields)
-        assert not form_fields & {"is_staff", "is_superuser", "groups", "user_permissions"}
-        assert "username" in form_fields
-
-    def test_posting_is_superuser_changes_nothing(self, client, moderator):
-        client.force_login(moderator)
-        data = change_form(client, moderator, is_superuser="on", is_staff="on")
-        response = self.change(client, moderator, **data)
-        assert response.status_code == 302
-        moderator.refresh_from_db()
-        assert (moderator.is_superuser, moderator.is_staff) == (False, True)
-        assert list(moderator.groups.values_list("name", flat=True)) == ["moderators"]
-
-    def test_a_superuser_may_grant_them(self, client, superuser, bob):
-        client.force_login(superuser)
-        data = change_form(client, bob, is_staff="on")
-        assert self.change(client, bob, **data).status_code == 302
-        bob.refresh_from_db()
-        assert bob.is_staff
-
-    def test_a_moderator_cannot_change_a_superuser(self, client, moderator, superuser):
-        client.force_login(moderator)
-        page = client.get(reverse("admin:accounts_user_change", args=[superuser.pk]))
-        assert page.status_code == 200  # view only
-        assert not page.context["has_change_permission"]
-        response = self.change(client, superuser, email=superuser.email, is_active="")
-        assert response.status_code == 403
-        password_page = reverse("admin:auth_user_password_change", args=[superuser.pk])
-        assert client.get(password_page).status_code == 403
-        superuser.refresh_from_db()
-        assert superuser.is_active
-
-    def test_the_deactivate_action_skips_superusers_for_a_moderator(
-        self, client, moderator, superuser, bob
-    ):
-        client.force_login(moderator)
-        response = client.post(
-            reverse("admin:accounts_user_changelist"),
-            {"action": "deactivate", "_selected_action": [superuser.pk, bob.pk]},
-            follow=True,
-        )
-        assert "超级用户" in response.content.decode()
-        assert User.objects.get(pk=superuser.pk).is_active
-        assert not User.objects.get(pk=bob.pk).is_active
-
-
-def test_a_moderator_cannot_take_over_another_staff_account(client, moderator, make_user):
-    other = make_user(email="mod2@example.com", is_staff=True)
-    client.force_login(moderator)
-    change = reverse("admin:accounts_user_change", args=[other.pk])
-    response = client.post(change, {"email": "mine@example.com", "is_active": "on"})
-    assert response.status_code == 403
-    password_page = reverse("admin:auth_user_password_change", args=[other.pk])
-    assert client.get(password_page).status_code == 403
-    assert User.objects.get(pk=other.pk).email == "mod2@example.com"
-
-
-def test_staff_cannot_deactivate_themselves_on_their_page(client, moderator):
-    client.force_login(moderator)
-    page = client.get(reverse("admin:accounts_user_change", args=[moderator.pk]))
-    assert "is_active" not in page.context["adminform"].form.fields
-
-
-def test_a_moderator_cannot_reactivate_staff(client, moderator, make_user, bob):
-    shut = make_user(email="shut@example.com", is_staff=True, is_active=False)
-    User.objects.filter(pk=bob.pk).update(is_active=False)
-    client.force_login(moderator)
-    client.post(
-        reverse("admin:accounts_user_changelist"),
-        {"action": "reactivate", "_selected_action": [shut.pk, bob.pk]},
-    )
-    assert not User.objects.get(pk=shut.pk).is_active
-    assert User.objects.get(pk=bob.pk).is_active
-
-
-def test_deactivating_from_the_active_filter_revokes_the_tokens(client, superuser, bob):
-    """The action gets the change list's queryset, filtered on is_active: once the users are
-    deactivated it matches nobody, and their tokens were left alive."""
-    bobs_token = AuthToken.objects.issue(bob)
-    client.force_login(superuser)
-    client.post(
-        reverse("admin:accounts_user_changelist") + "?is_active__exact=1",
-        {"action": "deactivate", "_selected_action": [bob.pk]},
-    )
-    assert not User.objects.get(pk=bob.pk).is_active
-    assert not AuthToken.objects.filter(user=bob).usable().exists()
-    User.objects.filter(pk=bob.pk).update(is_active=True)  # reactivated: the token stays dead
-    response = ApiClient(bobs_token).get("/get_info", {"email": bob.email})
-    assert (response.status_code, response.json()["status"]) == (401, 9401)
