@@ -24,34 +24,12 @@ pytestmark = pytest.mark.django_db
 
 
 def change_form(client, user, **fields):
-    """The POST data of the admin's change form for `user`, as a browser would send it: with the
-    management data of whatever inlines other apps attach to the page (friends does)."""
+    """The POST data a browser would send back from the change page of `user` as `client` sees
+    it, with `fields` changed: the form's editable fields, and the management data and rows of
+    whatever inlines other apps attach to the page (friends does)."""
     page = client.get(f"/admin/accounts/user/{user.pk}/change/")
-    data = {
-        "email": user.email,
-        "name": user.name,
-        "username": user.username,
-        "sex": user.sex,
-        "birthday": user.birthday.isoformat() if user.birthday else "",
-        "like": user.like,
-        "flike": user.flike,
-        "location": user.location,
-        "introduction": user.introduction,
-        "is_active": "on",
-    }
-    for inline in page.context["inline_admin_formsets"]:
-        management = inline.formset.management_form
-        data.update(
-            {f"{management.prefix}-{name}": value for name, value in management.initial.items()}
-        )
-    data.update(fields)
-    return data
-
-
-def user_change_form_data(response):
-    """The POST data a browser would send back for an unchanged user admin page."""
     data = {}
-    form = response.context["adminform"].form
+    form = page.context["adminform"].form
     for name, field in form.fields.items():
         if field.disabled or name == "password":
             continue
@@ -63,7 +41,7 @@ def user_change_form_data(response):
                 data[name] = "on"
         elif value is not None:
             data[name] = str(value)
-    for formset in response.context["inline_admin_formsets"]:
+    for formset in page.context["inline_admin_formsets"]:
         management = formset.formset.management_form
         for name in management.fields:
             data[f"{management.prefix}-{name}"] = str(management[name].value() or 0)
@@ -72,6 +50,7 @@ def user_change_form_data(response):
                 value = inline_form[name].value()
                 if value is not None and value is not False:
                     data[f"{formset.formset.prefix}-{index}-{name}"] = str(value)
+    data.update(fields)
     return data
 
 
@@ -415,7 +394,7 @@ class TestTheFriendshipsOnTheUserPage:
         response = superuser_client.get(page)
         assert response.status_code == 200
         assert "bob@example.com" in response.content.decode()
-        data = user_change_form_data(response)
+        data = change_form(superuser_client, user)
         prefix = "friendships"
         data.update(
             {
@@ -430,7 +409,7 @@ class TestTheFriendshipsOnTheUserPage:
         assert response.status_code == 302, response.context["errors"]
         assert friend_list(user) == [("bob@example.com", "4"), ("carol@example.com", "2")]
 
-        data = user_change_form_data(superuser_client.get(page))
+        data = change_form(superuser_client, user)
         data[f"{prefix}-0-DELETE"] = "on"  # remove bob
         assert superuser_client.post(page, data).status_code == 302
         assert friend_list(user) == [("carol@example.com", "2")]
@@ -450,7 +429,7 @@ class TestTheFriendshipsOnTheUserPage:
 
     def test_editing_like_in_the_admin_updates_the_tags(self, superuser_client, user):
         page = f"/admin/accounts/user/{user.pk}/change/"
-        data = user_change_form_data(superuser_client.get(page))
+        data = change_form(superuser_client, user)
         data["like"] = "Music、摄影"
         assert superuser_client.post(page, data).status_code == 302
         assert list(user.interests.values_list("tag__name", flat=True)) == ["music", "摄影"]
@@ -458,7 +437,7 @@ class TestTheFriendshipsOnTheUserPage:
     def test_nor_from_the_users_page(self, superuser_client, user, bob):
         services.block(user, bob)
         page = f"/admin/accounts/user/{user.pk}/change/"
-        data = user_change_form_data(superuser_client.get(page))
+        data = change_form(superuser_client, user)
         data.update(
             {
                 "friendships-TOTAL_FORMS": "1",
