@@ -1,25 +1,14 @@
+"""The fixtures shared by the test modules; plain helpers are in tests/factories.py."""
+
 import itertools
 import uuid
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 
 from accounts.models import AuthToken, User
-
-PASSWORD = "correct-horse-battery"
-
-
-class ApiClient(Client):
-    """Django's test client that sends `Authorization: Bearer <token>` when it has a token."""
-
-    def __init__(self, token=None, **kwargs):
-        super().__init__(**kwargs)
-        self.token = token
-        if token:
-            self.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-
-    def post_json(self, path, data, **kwargs):
-        return self.post(path, data, content_type="application/json", **kwargs)
+from tests.factories import PASSWORD, ApiClient, make_post
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +41,45 @@ def make_user(db):
 @pytest.fixture
 def user(make_user):
     return make_user(email="alice@example.com", username="alice", name="Alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    """bob@example.com (username bob), who likes 篮球."""
+    return make_user(email="bob@example.com", username="bob", like="篮球")
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user(email="carol@example.com", username="carol")
+
+
+@pytest.fixture
+def bob_post(bob):
+    """A post of bob's, without comments."""
+    return make_post(bob)
+
+
+@pytest.fixture
+def superuser(make_user):
+    """root@example.com: staff and superuser."""
+    return make_user(email="root@example.com", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def moderator(make_user):
+    """mod@example.com: staff, in the moderators group (made by a data migration)."""
+    person = make_user(email="mod@example.com", is_staff=True)
+    person.groups.add(Group.objects.get(name="moderators"))
+    return person
+
+
+@pytest.fixture
+def superuser_client(superuser):
+    """A client (of its own) logged in to the admin as `superuser`."""
+    client = Client()
+    client.force_login(superuser)
+    return client
 
 
 @pytest.fixture

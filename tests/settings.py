@@ -31,7 +31,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 if os.environ.get("TEST_CACHE_KEY_PREFIX"):
     CACHES["default"]["KEY_PREFIX"] = os.environ["TEST_CACHE_KEY_PREFIX"]  # noqa: F405
 
-# A read replica for tests/test_replicas.py: in tests a mirror of the primary (another connection
+# A read replica for tests/test_production.py: in tests a mirror of the primary (another connection
 # to the same test database), so that each query's alias shows where the router sent it. Reads go
 # to it only in the tests that list it in READ_REPLICAS.
 DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405

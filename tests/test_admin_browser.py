@@ -6,14 +6,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
 from playwright.sync_api import expect, sync_playwright
 
-from accounts.models import AuthToken, User
+from accounts.models import AuthToken
 from feed.models import Report
-from tests.conftest import PASSWORD, ApiClient
-from tests.feed_factories import make_post
-from tests.test_profiles import with_avatar
+from tests.factories import PASSWORD, ApiClient, make_post, with_avatar
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -94,14 +91,9 @@ def post_ids(response):
     return [post["id"] for post in body["data"]]
 
 
-@pytest.fixture
-def bob(make_user):
-    return make_user(email="bob@example.com", username="bob")
-
-
-def test_a_moderator_hides_a_reported_post_from_the_queue(page, screenshot, make_user, api, bob):
-    moderator = make_user(email="mod@example.com", is_staff=True)
-    moderator.groups.add(Group.objects.get(name="moderators"))
+def test_a_moderator_hides_a_reported_post_from_the_queue(
+    page, screenshot, make_user, api, bob, moderator
+):
     reported = make_post(bob, time=2, msg="广告：快来买")
     kept = make_post(bob, time=1, msg="周末去爬山")
     report = Report.objects.create(reporter=make_user(), post=reported, reason="垃圾广告")
@@ -120,13 +112,12 @@ def test_a_moderator_hides_a_reported_post_from_the_queue(page, screenshot, make
     assert post_ids(api.get("/getPost", {"email": bob.email})) == [kept.pk]
 
 
-def test_a_superuser_deactivates_a_user_whose_token_then_fails(page, screenshot, bob):
-    admin = User.objects.create_superuser(email="root@example.com", password=PASSWORD)
+def test_a_superuser_deactivates_a_user_whose_token_then_fails(page, screenshot, bob, superuser):
     bobs_api = ApiClient(AuthToken.objects.issue(bob))
     response = bobs_api.get("/get_info", {"email": bob.email})
     assert (response.status_code, response.json()["status"]) == (200, 6001)
 
-    log_in(page, admin.email)
+    log_in(page, superuser.email)
     page.goto("/admin/accounts/user/")
     run_action(page, "deactivate", bob)
 
@@ -137,10 +128,9 @@ def test_a_superuser_deactivates_a_user_whose_token_then_fails(page, screenshot,
     assert response.json() == BANNED
 
 
-def test_the_user_change_page_shows_the_avatar(page, screenshot, user):
-    admin = User.objects.create_superuser(email="root@example.com", password=PASSWORD)
+def test_the_user_change_page_shows_the_avatar(page, screenshot, user, superuser):
     with_avatar(user)
-    log_in(page, admin.email)
+    log_in(page, superuser.email)
 
     with page.expect_response(f"**/media/{user.avatar.name}") as avatar_response:
         page.goto(f"/admin/accounts/user/{user.pk}/change/")

@@ -8,7 +8,7 @@ from django.urls import path
 
 from socialsite import urls as project_urls
 from socialsite.api import api, envelope, read_page
-from tests.conftest import ApiClient
+from tests.factories import ApiClient
 
 pytestmark = pytest.mark.django_db
 
@@ -191,9 +191,9 @@ def test_non_ascii_is_not_escaped(anon, debug):
     assert response["Content-Type"] == "application/json"
 
 
-def test_the_admin_keeps_csrf(client, admin_user):
+def test_the_admin_keeps_csrf(superuser):
     client = ApiClient(enforce_csrf_checks=True)
-    client.force_login(admin_user)
+    client.force_login(superuser)
     response = client.post("/admin/accounts/user/", {"action": "delete_selected"})
     assert response.status_code == 403
 

@@ -11,6 +11,7 @@ from PIL import Image, ImageFile
 
 from accounts.models import User
 from tests import images
+from tests.factories import register
 from tests.images import b64
 
 pytestmark = pytest.mark.django_db
@@ -252,18 +253,8 @@ class TestReplacement:
 
 class TestRegister2:
     def test_img_goes_through_the_pipeline(self, anon, mailoutbox):
-        from tests.test_signup_login import signup_rid
-
-        rid = signup_rid(anon, mailoutbox)
-        response = anon.post(
-            "/register2",
-            {
-                "email": "new@example.com",
-                "rid": rid,
-                "pass": "a-long-enough-pass",
-                "img": "data:image/jpeg;base64," + b64(images.jpeg_with_metadata()),
-            },
-        )
+        img = "data:image/jpeg;base64," + b64(images.jpeg_with_metadata())
+        response = register(anon, mailoutbox, img=img)
         body = response.json()
         assert body["status"] == 1005
         new = User.objects.get(email="new@example.com")
@@ -273,13 +264,7 @@ class TestRegister2:
         assert b"EXIF" not in data
 
     def test_a_bad_img_creates_no_account(self, anon, mailoutbox):
-        from tests.test_signup_login import signup_rid
-
-        rid = signup_rid(anon, mailoutbox)
-        response = anon.post(
-            "/register2",
-            {"email": "new@example.com", "rid": rid, "pass": "a-long-enough-pass", "img": "@@"},
-        )
+        response = register(anon, mailoutbox, img="@@")
         assert response.status_code == 400
         assert list(response.json()["errors"]) == ["img"]
         assert not User.objects.filter(email="new@example.com").exists()

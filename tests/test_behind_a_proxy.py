@@ -5,7 +5,7 @@ proxy added counts."""
 import pytest
 
 from accounts.services import SIGNUP_CODES_PER_ADDRESS_PER_HOUR
-from tests.conftest import PASSWORD, ApiClient
+from tests.factories import PASSWORD, ApiClient
 
 pytestmark = pytest.mark.django_db
 

@@ -23,8 +23,7 @@ from accounts.models import AuthToken, EmailCode, User
 from accounts.services import RID_SALT
 from feed.models import Comment, Post, Report
 from friends.models import Block, Friendship
-from tests.conftest import PASSWORD, ApiClient
-from tests.feed_factories import befriend, make_comments, make_post
+from tests.factories import PASSWORD, ApiClient, befriend, make_comments, make_post
 
 UNAVAILABLE = {"status": 9503, "msg": "服务暂不可用"}
 ALICE, BOB = "alice@example.com", "bob@example.com"
@@ -59,7 +58,8 @@ def assert_unavailable(response):
 # Database down
 
 
-def signup_rid(email):
+def signed_rid(email):
+    """A rid as /check_email signs it, for `email`, without going through the email code."""
     return signing.dumps({"email": email}, salt=RID_SALT)
 
 
@@ -70,7 +70,7 @@ DATABASE_CALLS = {
     "check_email": ("post", {"email": "new@example.com", "value": "123456"}),
     "register2": (
         "post",
-        {"email": "new@example.com", "rid": signup_rid("new@example.com"), "pass": PASSWORD},
+        {"email": "new@example.com", "rid": signed_rid("new@example.com"), "pass": PASSWORD},
     ),
     "get_yzm": ("get", {"uuid": "device-1"}),
     "login": ("post", {"email": ALICE, "pass": PASSWORD}),
@@ -158,9 +158,9 @@ def test_database_down_is_a_json_503_on_every_endpoint(api, path, settings, capl
     assert b"Traceback" not in response.content
 
 
-def test_database_down_the_admin_answers_503_too(client, make_user):
+def test_database_down_the_admin_answers_503_too(client, superuser):
     """Outside the API the exception reaches Django's handler500, which tells it apart as well."""
-    client.force_login(make_user(email="root@example.com", is_staff=True, is_superuser=True))
+    client.force_login(superuser)
     client.raise_request_exception = False
     with database_unreachable():
         response = client.get("/admin/accounts/user/")
@@ -241,18 +241,13 @@ def cache_down(settings):
     settings.CACHES = redis_cache(closed_port())
 
 
-@pytest.fixture
-def bob_post(make_user):
-    return make_post(make_user(email=BOB, username="bob"))
-
-
 # path -> (method, parameters, status): the endpoints that need no cache keep working without it.
 # "{post}" is bob's post, "{own_post}" one of alice's.
 CACHE_FREE_CALLS = {
     "check_email": ("post", {"email": "new@example.com", "value": "123456"}, 1003),
     "register2": (
         "post",
-        {"email": "new@example.com", "rid": signup_rid("new@example.com"), "pass": PASSWORD},
+        {"email": "new@example.com", "rid": signed_rid("new@example.com"), "pass": PASSWORD},
         1005,
     ),
     "logout": ("post", {}, 1012),
@@ -438,7 +433,7 @@ def test_register_failing_midway_leaves_no_account(anon, db, monkeypatch):
     client = ApiClient(raise_request_exception=False)
     response = client.post(
         "/register2",
-        {"email": "new@example.com", "rid": signup_rid("new@example.com"), "pass": PASSWORD},
+        {"email": "new@example.com", "rid": signed_rid("new@example.com"), "pass": PASSWORD},
     )
     assert_internal_error(response)
     assert not User.objects.filter(email="new@example.com").exists()
@@ -475,11 +470,11 @@ def test_delete_post_failing_midway_keeps_the_post_its_comments_and_reports(
 
 
 def test_deactivate_failing_midway_keeps_the_user_active_with_their_tokens(
-    client, user, make_user, monkeypatch
+    client, user, superuser, monkeypatch
 ):
     """The user is marked inactive, then revoking their tokens fails."""
     key = AuthToken.objects.issue(user)
-    client.force_login(make_user(email="root@example.com", is_staff=True, is_superuser=True))
+    client.force_login(superuser)
     monkeypatch.setattr(type(AuthToken.objects.all()), "revoke", fail)
     client.raise_request_exception = False
     response = client.post(

@@ -6,21 +6,14 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from feed.models import Comment, Post, Report
-from tests.feed_factories import COMMENT_KEYS, POST_KEYS, block, make_comments, make_post
+from tests.factories import COMMENT_KEYS, FORBIDDEN, POST_KEYS, block, make_comments, make_post
 
 pytestmark = pytest.mark.django_db
-
-FORBIDDEN = {"status": 9403, "msg": "无权操作其他用户"}
 
 
 def status_msg(response):
     body = response.json()
     return body["status"], body["msg"]
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user(email="bob@example.com", username="bob")
 
 
 class TestPutPost:

@@ -1,46 +1,20 @@
 """Friend lists and blocking: /set_friend, /rm_friend, /get_friends, /is_friend, /block,
-/unblock (API.md, "Friends"), the race on one pair, and the friendships in the admin."""
+/unblock (API.md, "Friends"), the race on one pair, and the friendship and block admin (the
+friendships on a user's admin page are tests/test_user_admin.py's)."""
 
 import threading
 from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.utils import timezone
 
 from accounts.models import AuthToken, User
 from friends import services
 from friends.models import Block, Friendship, Group
-from tests.conftest import ApiClient
+from tests.factories import FORBIDDEN, ApiClient, body, expected_profile, friend_list, interest_tags
 
 pytestmark = pytest.mark.django_db
-
-FORBIDDEN = {"status": 9403, "msg": "无权操作其他用户"}
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user(email="bob@example.com", username="bob", like="篮球")
-
-
-@pytest.fixture
-def carol(make_user):
-    return make_user(email="carol@example.com", username="carol")
-
-
-def body(response, http_status=200):
-    assert response.status_code == http_status
-    assert response["Content-Type"] == "application/json"
-    return response.json()
-
-
-def entries(owner):
-    return list(
-        Friendship.objects.filter(owner=owner)
-        .order_by("created_at", "id")
-        .values_list("friend__email", "group")
-    )
 
 
 class TestEveryEndpoint:
@@ -99,21 +73,21 @@ class TestSetFriend:
     def test_adds_in_the_group(self, api, user, bob):
         response = api.get("/set_friend", {"email": user.email, "femail": bob.email, "group": "2"})
         assert body(response) == {"status": 5003, "msg": "添加成功"}
-        assert entries(user) == [("bob@example.com", Group.GOOD)]
-        assert entries(bob) == []  # directed, like following
+        assert friend_list(user) == [("bob@example.com", Group.GOOD)]
+        assert friend_list(bob) == []  # directed, like following
 
     def test_post_form_and_json_and_any_email_case(self, api, user, bob, carol):
         form = {"email": "ALICE@example.com", "femail": "Bob@Example.COM", "group": "1"}
         assert body(api.post("/set_friend", form))["status"] == 5003
         json = {"email": user.email, "femail": carol.email, "group": 4}
         assert body(api.post_json("/set_friend", json))["status"] == 5003
-        assert entries(user) == [("bob@example.com", "1"), ("carol@example.com", "4")]
+        assert friend_list(user) == [("bob@example.com", "1"), ("carol@example.com", "4")]
 
     def test_moving_keeps_one_row_and_the_place_in_the_list(self, api, user, bob, carol):
         for femail, group in [(bob.email, "1"), (carol.email, "2"), (bob.email, "4")]:
             params = {"email": user.email, "femail": femail, "group": group}
             assert body(api.get("/set_friend", params))["status"] == 5003
-        assert entries(user) == [("bob@example.com", "4"), ("carol@example.com", "2")]
+        assert friend_list(user) == [("bob@example.com", "4"), ("carol@example.com", "2")]
         data = body(api.get("/get_friends", {"email": user.email}))["data"]
         assert data["friends"] == ["bob@example.com", "carol@example.com"]
         assert (data["group1"], data["group2"], data["group4"]) == (
@@ -180,8 +154,8 @@ class TestRmFriend:
         params = {"email": user.email, "femail": bob.email}
         assert body(api.get("/rm_friend", params)) == {"status": 5004, "msg": "删除成功"}
         assert body(api.post("/rm_friend", params)) == {"status": 5004, "msg": "删除成功"}
-        assert entries(user) == []
-        assert entries(bob) == [("alice@example.com", "2")]  # only the caller's own list
+        assert friend_list(user) == []
+        assert friend_list(bob) == [("alice@example.com", "2")]  # only the caller's own list
 
     def test_a_deactivated_friend_can_be_removed(self, api, user, bob):
         services.set_friend(user, bob, "1")
@@ -189,7 +163,7 @@ class TestRmFriend:
         assert body(api.get("/rm_friend", {"email": user.email, "femail": bob.email}))[
             "status"
         ] == (5004)
-        assert entries(user) == []
+        assert friend_list(user) == []
 
     @pytest.mark.parametrize("missing", ["email", "femail"])
     def test_missing_parameter(self, api, user, bob, missing):
@@ -208,7 +182,7 @@ class TestRmFriend:
         services.set_friend(bob, user, "1")
         response = api.get("/rm_friend", {"email": bob.email, "femail": user.email})
         assert body(response, 403) == FORBIDDEN
-        assert entries(bob) == [("alice@example.com", "1")]
+        assert friend_list(bob) == [("alice@example.com", "1")]
 
 
 class TestGetFriends:
@@ -228,18 +202,9 @@ class TestGetFriends:
         assert data["data"]["group4"] == []
         profiles = data["data"]["profiles"]
         assert list(profiles) == emails
-        assert profiles["bob@example.com"] == {
-            "email": "bob@example.com",
-            "name": "",
-            "username": "bob",
-            "sex": "",
-            "birthday": None,
-            "like": "篮球",
-            "flike": "",
-            "img": None,
-            "location": "",
-            "introduction": "",
-        }
+        assert profiles["bob@example.com"] == expected_profile(
+            "bob@example.com", username="bob", like="篮球"
+        )
 
     def test_empty_list(self, api, user):
         data = body(api.get("/get_friends", {"email": user.email}))["data"]
@@ -317,8 +282,8 @@ class TestBlock:
         assert list(Block.objects.values_list("blocker__email", "blocked__email")) == [
             ("alice@example.com", "bob@example.com")
         ]
-        assert entries(user) == [("carol@example.com", "1")]
-        assert entries(bob) == []
+        assert friend_list(user) == [("carol@example.com", "1")]
+        assert friend_list(bob) == []
 
     def test_unblock_is_idempotent_and_friendships_stay_removed(self, api, user, bob):
         services.set_friend(user, bob, "1")
@@ -327,7 +292,7 @@ class TestBlock:
         assert body(api.post("/unblock", params)) == {"status": 5006, "msg": "已取消拉黑"}
         assert body(api.post("/unblock", params)) == {"status": 5006, "msg": "已取消拉黑"}
         assert not Block.objects.exists()
-        assert entries(user) == []
+        assert friend_list(user) == []
 
     def test_unblock_lifts_only_the_callers_own_block(self, api, user, bob):
         services.block(bob, user)
@@ -446,27 +411,20 @@ def test_concurrent_moves_keep_the_first_added_time(make_user):
 
 
 class TestAdmin:
-    @pytest.fixture
-    def staff(self, make_user):
-        admin_user = make_user(email="staff@example.com", is_staff=True, is_superuser=True)
-        client = Client()
-        client.force_login(admin_user)
-        return client
-
-    def test_friendship_list_filter_and_search(self, staff, user, bob, carol):
+    def test_friendship_list_filter_and_search(self, superuser_client, user, bob, carol):
         services.set_friend(user, bob, "1")
         services.set_friend(carol, user, "2")
-        response = staff.get("/admin/friends/friendship/")
+        response = superuser_client.get("/admin/friends/friendship/")
         assert response.status_code == 200
         assert response.context["cl"].result_count == 2
-        filtered = staff.get("/admin/friends/friendship/", {"group__exact": "2"})
+        filtered = superuser_client.get("/admin/friends/friendship/", {"group__exact": "2"})
         assert [str(f.owner) for f in filtered.context["cl"].result_list] == [carol.email]
         for query, owners in [("bob@", [user.email]), ("carol@", [carol.email])]:
-            found = staff.get("/admin/friends/friendship/", {"q": query})
+            found = superuser_client.get("/admin/friends/friendship/", {"q": query})
             assert [str(f.owner) for f in found.context["cl"].result_list] == owners
 
-    def test_autocomplete_for_both_users(self, staff, bob):
-        response = staff.get(
+    def test_autocomplete_for_both_users(self, superuser_client, bob):
+        response = superuser_client.get(
             "/admin/autocomplete/",
             {
                 "app_label": "friends",
@@ -478,117 +436,27 @@ class TestAdmin:
         assert response.status_code == 200
         assert [result["text"] for result in response.json()["results"]] == [bob.email]
 
-    def test_add_move_and_remove_from_the_users_page(self, staff, user, bob, carol):
-        services.set_friend(user, bob, "1")
-        page = f"/admin/accounts/user/{user.pk}/change/"
-        response = staff.get(page)
-        assert response.status_code == 200
-        assert "bob@example.com" in response.content.decode()
-        data = user_change_form_data(response)
-        prefix = "friendships"
-        data.update(
-            {
-                f"{prefix}-TOTAL_FORMS": "2",
-                f"{prefix}-0-group": "4",  # move bob
-                f"{prefix}-1-friend": str(carol.pk),  # add carol
-                f"{prefix}-1-group": "2",
-                f"{prefix}-1-owner": str(user.pk),
-            }
-        )
-        response = staff.post(page, data)
-        assert response.status_code == 302, response.context["errors"]
-        assert entries(user) == [("bob@example.com", "4"), ("carol@example.com", "2")]
-
-        data = user_change_form_data(staff.get(page))
-        data[f"{prefix}-0-DELETE"] = "on"  # remove bob
-        assert staff.post(page, data).status_code == 302
-        assert entries(user) == [("carol@example.com", "2")]
-
-    @pytest.mark.parametrize("friend_count", [1, 50])
-    def test_the_users_page_reads_each_friend_once(
-        self, staff, user, make_user, friend_count, django_assert_max_num_queries
-    ):
-        for _ in range(friend_count):
-            services.set_friend(user, make_user(), "1")
-        # session, staff user, the user, permissions, groups, the list with both users of each
-        # row; then Django's autocomplete widget reads each row's selected friend (one query
-        # per row: the widget's own lookup, which no queryset can prefetch).
-        with django_assert_max_num_queries(11 + friend_count):
-            response = staff.get(f"/admin/accounts/user/{user.pk}/change/")
-        assert len(response.context["inline_admin_formsets"][0].formset.forms) == friend_count
-
-    def test_editing_like_in_the_admin_updates_the_tags(self, staff, user):
-        page = f"/admin/accounts/user/{user.pk}/change/"
-        data = user_change_form_data(staff.get(page))
-        data["like"] = "Music、摄影"
-        assert staff.post(page, data).status_code == 302
-        assert list(user.interests.values_list("tag__name", flat=True)) == ["music", "摄影"]
-
-    def test_a_block_added_by_staff_removes_the_friendships(self, staff, user, bob):
+    def test_a_block_added_by_staff_removes_the_friendships(self, superuser_client, user, bob):
         services.set_friend(user, bob, "1")
         services.set_friend(bob, user, "1")
-        response = staff.post(
+        response = superuser_client.post(
             "/admin/friends/block/add/", {"blocker": str(bob.pk), "blocked": str(user.pk)}
         )
         assert response.status_code == 302
         assert Block.objects.filter(blocker=bob, blocked=user).exists()
         assert not Friendship.objects.exists()
-        listing = staff.get("/admin/friends/block/", {"q": "alice@"})
+        listing = superuser_client.get("/admin/friends/block/", {"q": "alice@"})
         assert listing.context["cl"].result_count == 1
 
-    def test_staff_cannot_add_a_friendship_across_a_block(self, staff, user, bob):
+    def test_staff_cannot_add_a_friendship_across_a_block(self, superuser_client, user, bob):
         services.block(bob, user)
-        response = staff.post(
+        response = superuser_client.post(
             "/admin/friends/friendship/add/",
             {"owner": str(user.pk), "friend": str(bob.pk), "group": "1"},
         )
         assert response.status_code == 200  # the form again, with the error
         assert "两人之间有拉黑" in response.content.decode()
         assert not Friendship.objects.exists()
-
-    def test_nor_from_the_users_page(self, staff, user, bob):
-        services.block(user, bob)
-        page = f"/admin/accounts/user/{user.pk}/change/"
-        data = user_change_form_data(staff.get(page))
-        data.update(
-            {
-                "friendships-TOTAL_FORMS": "1",
-                "friendships-0-friend": str(bob.pk),
-                "friendships-0-group": "2",
-                "friendships-0-owner": str(user.pk),
-            }
-        )
-        response = staff.post(page, data)
-        assert response.status_code == 200
-        assert "两人之间有拉黑" in response.content.decode()
-        assert not Friendship.objects.exists()
-
-
-def user_change_form_data(response):
-    """The POST data a browser would send back for an unchanged user admin page."""
-    data = {}
-    form = response.context["adminform"].form
-    for name, field in form.fields.items():
-        if field.disabled or name == "password":
-            continue
-        value = form[name].value()
-        if isinstance(value, list):
-            data[name] = [str(item) for item in value]
-        elif isinstance(value, bool):
-            if value:
-                data[name] = "on"
-        elif value is not None:
-            data[name] = str(value)
-    for formset in response.context["inline_admin_formsets"]:
-        management = formset.formset.management_form
-        for name in management.fields:
-            data[f"{management.prefix}-{name}"] = str(management[name].value() or 0)
-        for index, inline_form in enumerate(formset.formset.forms):
-            for name in inline_form.fields:
-                value = inline_form[name].value()
-                if value is not None and value is not False:
-                    data[f"{formset.formset.prefix}-{index}-{name}"] = str(value)
-    return data
 
 
 def test_moving_keeps_created_at(make_user):
@@ -603,24 +471,15 @@ def test_moving_keeps_created_at(make_user):
 
 
 def test_reset_keeps_the_interest_tags_in_sync(api, user):
-    from friends.models import UserInterest
-
-    def tags():
-        return list(
-            UserInterest.objects.filter(user=user)
-            .order_by("position")
-            .values_list("tag__name", flat=True)
-        )
-
     assert (
         api.post("/reset", {"email": user.email, "like": "篮球，Music / 篮球"}).json()["status"]
         == 1002
     )
-    assert tags() == ["篮球", "music"]
+    assert interest_tags(user) == ["篮球", "music"]
     api.post("/reset", {"email": user.email, "introduction": "hi"})
-    assert tags() == ["篮球", "music"]
+    assert interest_tags(user) == ["篮球", "music"]
     api.post("/reset", {"email": user.email, "like": "围棋"})
-    assert tags() == ["围棋"]
+    assert interest_tags(user) == ["围棋"]
 
 
 @pytest.mark.parametrize("friend_count", [1, 50])

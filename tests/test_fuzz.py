@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.models import AuthToken
 from friends.models import Friendship, Group
-from tests.feed_factories import make_comments, make_post
+from tests.factories import make_comments, make_post
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 # A fixed seed keeps `make test` reproducible; `make fuzz` draws a new one unless FUZZ_SEED is set.

@@ -1,5 +1,6 @@
 """Moderation in the admin: the moderators group, the change lists of posts, comments and
-reports, and the actions on them."""
+reports, and the actions on them (what a moderator may do in the user admin is
+tests/test_user_admin.py's)."""
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -7,9 +8,7 @@ from django.urls import reverse
 
 from accounts.models import AuthToken, User
 from feed.models import Comment, Post, Report
-from tests.conftest import ApiClient
-from tests.feed_factories import make_comments, make_post
-from tests.test_profiles import change_form
+from tests.factories import make_comments, make_post
 
 pytestmark = pytest.mark.django_db
 
@@ -27,32 +26,16 @@ MODERATOR_PERMISSIONS = {
 }
 
 
-@pytest.fixture
-def moderator(make_user):
-    person = make_user(email="mod@example.com", is_staff=True)
-    person.groups.add(Group.objects.get(name="moderators"))
-    return person
-
-
-@pytest.fixture
-def superuser(db):
-    return User.objects.create_superuser(email="root@example.com", password="x" * 12)
-
-
 @pytest.fixture(params=["superuser", "moderator"])
-def staff(request):
+def staff_user(request):
+    """Each of the two kinds of staff who moderate: `superuser`, then `moderator`."""
     return request.getfixturevalue(request.param)
 
 
 @pytest.fixture
-def admin_client(client, staff):
-    client.force_login(staff)
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
     return client
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user(email="bob@example.com", username="bob")
 
 
 def test_the_moderators_group_has_exactly_its_permissions():
@@ -97,12 +80,12 @@ CHANGELIST_QUERY_BUDGET = 8
 @pytest.mark.parametrize("model", ["post", "comment", "report"])
 @pytest.mark.parametrize("count", [1, 30])
 def test_change_lists_render_with_a_bounded_number_of_queries(
-    admin_client, user, bob, model, count, django_assert_max_num_queries
+    staff_client, user, bob, model, count, django_assert_max_num_queries
 ):
     populate(user, bob, count)
     url = reverse(f"admin:feed_{model}_changelist")
     with django_assert_max_num_queries(CHANGELIST_QUERY_BUDGET):
-        response = admin_client.get(url)
+        response = staff_client.get(url)
     assert response.status_code == 200
     assert (
         response.context["cl"].result_count
@@ -115,44 +98,44 @@ def test_change_lists_render_with_a_bounded_number_of_queries(
     )
 
 
-def test_the_post_change_list_shows_excerpt_date_and_comment_count(admin_client, user, bob):
+def test_the_post_change_list_shows_excerpt_date_and_comment_count(staff_client, user, bob):
     post = make_post(bob, time=1_700_000_000_000, msg="很长的动态" * 20)
     make_comments(post, user, 3)
-    response = admin_client.get(reverse("admin:feed_post_changelist"))
+    response = staff_client.get(reverse("admin:feed_post_changelist"))
     content = response.content.decode()
     assert "2023-11-14 22:13" in content  # the millisecond timestamp as a date
     assert "很长的动态" * 8 + "…" in content
     assert response.context["cl"].result_list[0].comment_total == 3
 
 
-def test_the_post_page_shows_its_comments(admin_client, user, bob):
+def test_the_post_page_shows_its_comments(staff_client, user, bob):
     post = make_post(bob)
     make_comments(post, user, 2)
-    response = admin_client.get(reverse("admin:feed_post_change", args=[post.pk]))
+    response = staff_client.get(reverse("admin:feed_post_change", args=[post.pk]))
     assert response.status_code == 200
     assert "comment 0" in response.content.decode()
     assert "comment 1" in response.content.decode()
 
 
-def test_the_post_page_shows_the_latest_50_comments_and_links_to_all(admin_client, user, bob):
+def test_the_post_page_shows_the_latest_50_comments_and_links_to_all(staff_client, user, bob):
     post = make_post(bob)
     comments = make_comments(post, user, 60)
-    response = admin_client.get(reverse("admin:feed_post_change", args=[post.pk]))
+    response = staff_client.get(reverse("admin:feed_post_change", args=[post.pk]))
     assert response.status_code == 200
     (inline,) = response.context["inline_admin_formsets"]
     assert [form.instance.pk for form in inline.formset.forms] == [c.pk for c in comments[10:]]
     all_comments = reverse("admin:feed_comment_changelist") + f"?post__id__exact={post.pk}"
     assert f'href="{all_comments}"' in response.content.decode()
-    listed = admin_client.get(all_comments)
+    listed = staff_client.get(all_comments)
     assert listed.status_code == 200
     assert listed.context["cl"].result_count == 60
 
 
-def test_a_comment_is_hidden_from_the_post_page(admin_client, user, bob):
+def test_a_comment_is_hidden_from_the_post_page(staff_client, user, bob):
     post = make_post(bob)
     comments = make_comments(post, user, 60)
     url = reverse("admin:feed_post_change", args=[post.pk])
-    (inline,) = admin_client.get(url).context["inline_admin_formsets"]
+    (inline,) = staff_client.get(url).context["inline_admin_formsets"]
     formset = inline.formset
     data = {
         f"{formset.prefix}-TOTAL_FORMS": 50,
@@ -164,14 +147,14 @@ def test_a_comment_is_hidden_from_the_post_page(admin_client, user, bob):
         data[f"{formset.prefix}-{number}-id"] = form.instance.pk
         data[f"{formset.prefix}-{number}-post"] = post.pk
     data[f"{formset.prefix}-0-is_hidden"] = "on"
-    assert admin_client.post(url, data).status_code == 302
+    assert staff_client.post(url, data).status_code == 302
     assert list(Comment.objects.filter(is_hidden=True)) == [comments[10]]
 
 
-def test_searching_posts_by_author_email(admin_client, user, bob):
+def test_searching_posts_by_author_email(staff_client, user, bob):
     make_post(bob, msg="from bob")
     make_post(user, msg="from alice")
-    response = admin_client.get(reverse("admin:feed_post_changelist"), {"q": "bob@example"})
+    response = staff_client.get(reverse("admin:feed_post_changelist"), {"q": "bob@example"})
     assert [post.msg for post in response.context["cl"].result_list] == ["from bob"]
 
 
@@ -183,18 +166,18 @@ def run_action(client, model, action, objects):
     )
 
 
-def test_hiding_and_unhiding_posts_and_comments(admin_client, api, user, bob):
+def test_hiding_and_unhiding_posts_and_comments(staff_client, api, user, bob):
     post = make_post(bob)
     (comment,) = make_comments(post, bob, 1)
-    assert run_action(admin_client, "post", "hide", [post]).status_code == 200
+    assert run_action(staff_client, "post", "hide", [post]).status_code == 200
     assert Post.objects.get().is_hidden
     assert api.get("/getPost", {"email": bob.email}).json()["data"] == []
-    run_action(admin_client, "post", "unhide", [post])
+    run_action(staff_client, "post", "unhide", [post])
     assert not Post.objects.get().is_hidden
-    run_action(admin_client, "comment", "hide", [comment])
+    run_action(staff_client, "comment", "hide", [comment])
     assert Comment.objects.get().is_hidden
     assert api.get("/getPost", {"email": bob.email}).json()["data"][0]["comment_count"] == 0
-    run_action(admin_client, "comment", "unhide", [comment])
+    run_action(staff_client, "comment", "unhide", [comment])
     assert not Comment.objects.get().is_hidden
 
 
@@ -212,40 +195,40 @@ def test_only_a_superuser_may_delete_posts(client, superuser, moderator, bob):
     assert not Post.objects.exists()
 
 
-def test_the_report_queue_lists_open_reports_first_with_links(admin_client, user, bob):
+def test_the_report_queue_lists_open_reports_first_with_links(staff_client, user, bob):
     post = make_post(bob)
     resolved = Report.objects.create(reporter=user, user=bob, reason="old", state="resolved")
     post_report = Report.objects.create(reporter=user, post=post, reason="spam")
     user_report = Report.objects.create(reporter=bob, user=user, reason="rude")
-    response = admin_client.get(reverse("admin:feed_report_changelist"))
+    response = staff_client.get(reverse("admin:feed_report_changelist"))
     assert list(response.context["cl"].result_list) == [user_report, post_report, resolved]
     content = response.content.decode()
     assert reverse("admin:feed_post_change", args=[post.pk]) in content
     assert reverse("admin:accounts_user_change", args=[user.pk]) in content
 
 
-def test_resolve(admin_client, staff, user, bob):
+def test_resolve(staff_client, staff_user, user, bob):
     report = Report.objects.create(reporter=user, user=bob, reason="spam")
-    run_action(admin_client, "report", "resolve", [report])
+    run_action(staff_client, "report", "resolve", [report])
     report.refresh_from_db()
     assert report.state == Report.State.RESOLVED
-    assert report.resolved_by == staff
+    assert report.resolved_by == staff_user
     assert report.resolved_at is not None
     assert User.objects.get(pk=bob.pk).is_active
 
 
-def test_hide_the_reported_post_and_resolve(admin_client, staff, api, user, bob, make_user):
+def test_hide_the_reported_post_and_resolve(staff_client, staff_user, api, user, bob, make_user):
     post = make_post(bob)
     other_post = make_post(bob)
     report = Report.objects.create(reporter=user, post=post, reason="spam")
     same_post = Report.objects.create(reporter=make_user(), post=post, reason="spam too")
     unrelated = Report.objects.create(reporter=user, post=other_post, reason="meh")
-    run_action(admin_client, "report", "hide_post_and_resolve", [report])
+    run_action(staff_client, "report", "hide_post_and_resolve", [report])
     assert Post.objects.get(pk=post.pk).is_hidden
     assert not Post.objects.get(pk=other_post.pk).is_hidden
     for done in (report, same_post):
         done.refresh_from_db()
-        assert (done.state, done.resolved_by) == (Report.State.RESOLVED, staff)
+        assert (done.state, done.resolved_by) == (Report.State.RESOLVED, staff_user)
     unrelated.refresh_from_db()
     assert unrelated.state == Report.State.OPEN
     assert [p["id"] for p in api.get("/getPost", {"email": bob.email}).json()["data"]] == [
@@ -254,28 +237,28 @@ def test_hide_the_reported_post_and_resolve(admin_client, staff, api, user, bob,
 
 
 def test_deactivate_the_reported_user_and_resolve(
-    admin_client, staff, client_for, user, bob, make_user
+    staff_client, staff_user, client_for, user, bob, make_user
 ):
     bobs_client = client_for(bob)
     carol = make_user()
     report = Report.objects.create(reporter=user, user=bob, reason="spam")
     about_a_post = Report.objects.create(reporter=carol, post=make_post(bob), reason="spam")
     about_carol = Report.objects.create(reporter=user, user=carol, reason="x")
-    run_action(admin_client, "report", "deactivate_user_and_resolve", [report])
+    run_action(staff_client, "report", "deactivate_user_and_resolve", [report])
     assert not User.objects.get(pk=bob.pk).is_active
     assert User.objects.get(pk=carol.pk).is_active
     assert not AuthToken.objects.filter(user=bob).usable().exists()
     assert bobs_client.get("/getPost", {"oldTime": 0}).status_code == 403
     for done in (report, about_a_post):
         done.refresh_from_db()
-        assert (done.state, done.resolved_by) == (Report.State.RESOLVED, staff)
+        assert (done.state, done.resolved_by) == (Report.State.RESOLVED, staff_user)
     about_carol.refresh_from_db()
     assert about_carol.state == Report.State.OPEN
 
 
-def test_deactivating_from_a_post_report_takes_the_author(admin_client, user, bob):
+def test_deactivating_from_a_post_report_takes_the_author(staff_client, user, bob):
     report = Report.objects.create(reporter=user, post=make_post(bob), reason="spam")
-    run_action(admin_client, "report", "deactivate_user_and_resolve", [report])
+    run_action(staff_client, "report", "deactivate_user_and_resolve", [report])
     assert not User.objects.get(pk=bob.pk).is_active
 
 
@@ -300,102 +283,3 @@ def test_a_report_about_staff_stays_open_for_a_moderator(
     assert User.objects.get(pk=staff_member.pk).is_active
     about_staff.refresh_from_db()
     assert about_staff.state == Report.State.OPEN
-
-
-class TestModeratorsCannotRaiseTheirOwnPrivileges:
-    def change(self, client, user, **fields):
-        return client.post(reverse("admin:accounts_user_change", args=[user.pk]), fields)
-
-    def test_privilege_fields_are_read_only_to_a_moderator(self, client, moderator):
-        client.force_login(moderator)
-        page = client.get(reverse("admin:accounts_user_change", args=[moderator.pk]))
-        assert page.status_code == 200
-        form_fields = set(page.context["adminform"].form.fields)
-        assert not form_fields & {"is_staff", "is_superuser", "groups", "user_permissions"}
-        assert "username" in form_fields
-
-    def test_posting_is_superuser_changes_nothing(self, client, moderator):
-        client.force_login(moderator)
-        data = change_form(client, moderator, is_superuser="on", is_staff="on")
-        response = self.change(client, moderator, **data)
-        assert response.status_code == 302
-        moderator.refresh_from_db()
-        assert (moderator.is_superuser, moderator.is_staff) == (False, True)
-        assert list(moderator.groups.values_list("name", flat=True)) == ["moderators"]
-
-    def test_a_superuser_may_grant_them(self, client, superuser, bob):
-        client.force_login(superuser)
-        data = change_form(client, bob, is_staff="on")
-        assert self.change(client, bob, **data).status_code == 302
-        bob.refresh_from_db()
-        assert bob.is_staff
-
-    def test_a_moderator_cannot_change_a_superuser(self, client, moderator, superuser):
-        client.force_login(moderator)
-        page = client.get(reverse("admin:accounts_user_change", args=[superuser.pk]))
-        assert page.status_code == 200  # view only
-        assert not page.context["has_change_permission"]
-        response = self.change(client, superuser, email=superuser.email, is_active="")
-        assert response.status_code == 403
-        password_page = reverse("admin:auth_user_password_change", args=[superuser.pk])
-        assert client.get(password_page).status_code == 403
-        superuser.refresh_from_db()
-        assert superuser.is_active
-
-    def test_the_deactivate_action_skips_superusers_for_a_moderator(
-        self, client, moderator, superuser, bob
-    ):
-        client.force_login(moderator)
-        response = client.post(
-            reverse("admin:accounts_user_changelist"),
-            {"action": "deactivate", "_selected_action": [superuser.pk, bob.pk]},
-            follow=True,
-        )
-        assert "超级用户" in response.content.decode()
-        assert User.objects.get(pk=superuser.pk).is_active
-        assert not User.objects.get(pk=bob.pk).is_active
-
-
-def test_a_moderator_cannot_take_over_another_staff_account(client, moderator, make_user):
-    other = make_user(email="mod2@example.com", is_staff=True)
-    client.force_login(moderator)
-    change = reverse("admin:accounts_user_change", args=[other.pk])
-    response = client.post(change, {"email": "mine@example.com", "is_active": "on"})
-    assert response.status_code == 403
-    password_page = reverse("admin:auth_user_password_change", args=[other.pk])
-    assert client.get(password_page).status_code == 403
-    assert User.objects.get(pk=other.pk).email == "mod2@example.com"
-
-
-def test_staff_cannot_deactivate_themselves_on_their_page(client, moderator):
-    client.force_login(moderator)
-    page = client.get(reverse("admin:accounts_user_change", args=[moderator.pk]))
-    assert "is_active" not in page.context["adminform"].form.fields
-
-
-def test_a_moderator_cannot_reactivate_staff(client, moderator, make_user, bob):
-    shut = make_user(email="shut@example.com", is_staff=True, is_active=False)
-    User.objects.filter(pk=bob.pk).update(is_active=False)
-    client.force_login(moderator)
-    client.post(
-        reverse("admin:accounts_user_changelist"),
-        {"action": "reactivate", "_selected_action": [shut.pk, bob.pk]},
-    )
-    assert not User.objects.get(pk=shut.pk).is_active
-    assert User.objects.get(pk=bob.pk).is_active
-
-
-def test_deactivating_from_the_active_filter_revokes_the_tokens(client, superuser, bob):
-    """The action gets the change list's queryset, filtered on is_active: once the users are
-    deactivated it matches nobody, and their tokens were left alive."""
-    bobs_token = AuthToken.objects.issue(bob)
-    client.force_login(superuser)
-    client.post(
-        reverse("admin:accounts_user_changelist") + "?is_active__exact=1",
-        {"action": "deactivate", "_selected_action": [bob.pk]},
-    )
-    assert not User.objects.get(pk=bob.pk).is_active
-    assert not AuthToken.objects.filter(user=bob).usable().exists()
-    User.objects.filter(pk=bob.pk).update(is_active=True)  # reactivated: the token stays dead
-    response = ApiClient(bobs_token).get("/get_info", {"email": bob.email})
-    assert (response.status_code, response.json()["status"]) == (401, 9401)

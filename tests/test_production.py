@@ -20,7 +20,7 @@ from accounts.models import User
 from feed.models import Post
 from friends.models import SearchInterest
 from socialsite.replicas import reads_from_replica
-from tests.feed_factories import befriend, make_comments, make_post
+from tests.factories import befriend, make_comments
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
 
@@ -33,13 +33,12 @@ def replica(settings):
 
 
 @pytest.fixture
-def bob_post(user, make_user):
-    bob = make_user(email=BOB, username="bob", like="篮球")
+def timeline_post(user, bob, bob_post, make_user):
+    """bob's post in alice's timeline (she lists bob), with two comments."""
     befriend(user, bob)
     make_user(email="carol@example.com", like="篮球")  # someone to recommend
-    post = make_post(bob)
-    make_comments(post, bob, 2)
-    return post
+    make_comments(bob_post, bob, 2)
+    return bob_post
 
 
 @contextlib.contextmanager
@@ -76,9 +75,9 @@ READ_ONLY_LISTS = {
 
 
 @pytest.mark.parametrize("path", sorted(READ_ONLY_LISTS))
-def test_read_only_lists_read_from_the_replica(api, bob_post, replica, path):
+def test_read_only_lists_read_from_the_replica(api, timeline_post, replica, path):
     params, status = READ_ONLY_LISTS[path]
-    params = {name: value.format(post=bob_post.pk) for name, value in params.items()}
+    params = {name: value.format(post=timeline_post.pk) for name, value in params.items()}
     with queries() as log:
         body = api.get(f"/{path}", params).json()
     assert body["status"] == status
@@ -89,9 +88,9 @@ def test_read_only_lists_read_from_the_replica(api, bob_post, replica, path):
     assert "replica" in aliases(log)
 
 
-def test_without_replicas_everything_reads_from_the_primary(api, bob_post):
+def test_without_replicas_everything_reads_from_the_primary(api, timeline_post):
     for path, (params, status) in READ_ONLY_LISTS.items():
-        params = {name: value.format(post=bob_post.pk) for name, value in params.items()}
+        params = {name: value.format(post=timeline_post.pk) for name, value in params.items()}
         with queries() as log:
             assert api.get(f"/{path}", params).json()["status"] == status
         assert set(aliases(log)) == {"default"}, path
@@ -109,14 +108,16 @@ def test_without_replicas_everything_reads_from_the_primary(api, bob_post):
         ("post", "/login", {"email": ALICE, "pass": "correct-horse-battery"}, 1002),
     ],
 )
-def test_other_endpoints_use_only_the_primary(api, bob_post, replica, method, path, params, status):
-    params = {name: value.format(post=bob_post.pk) for name, value in params.items()}
+def test_other_endpoints_use_only_the_primary(
+    api, timeline_post, replica, method, path, params, status
+):
+    params = {name: value.format(post=timeline_post.pk) for name, value in params.items()}
     with queries() as log:
         assert getattr(api, method)(path, params).json()["status"] == status
     assert set(aliases(log)) == {"default"}
 
 
-def test_a_search_that_writes_reads_from_the_primary(api, bob_post, replica):
+def test_a_search_that_writes_reads_from_the_primary(api, timeline_post, replica):
     """/get_data remembers a `like` term first; the search after that write reads the primary,
     where the write is."""
     params = {"email": ALICE, "start": "0", "limit": "10", "like": "篮球"}

@@ -1,30 +1,23 @@
-"""Profiles: /reset and /get_info, and the user admin."""
+"""Profiles: /reset and /get_info (the user admin is tests/test_user_admin.py's)."""
 
-import io
 from datetime import datetime, timedelta
 
 import pytest
-from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.utils import timezone
-from PIL import Image
 
 from accounts.models import AuthToken, User
 from feed.models import Post
 from friends.models import Block, Friendship, Group
 from tests import images
-from tests.conftest import PASSWORD, ApiClient
+from tests.factories import (
+    NEW_PASSWORD,
+    PASSWORD,
+    PROFILE_KEYS,
+    login,
+)
 from tests.images import b64
-from tests.test_signup_login import PROFILE_KEYS
 
 pytestmark = pytest.mark.django_db
-
-NEW_PASSWORD = "a-brand-new-passphrase"
-
-
-def login(email, password):
-    return Client().post("/login", {"email": email, "pass": password}).json()
 
 
 class TestReset:
@@ -338,232 +331,3 @@ class TestQueryCounts:
         }
         with django_assert_max_num_queries(8):
             assert api.post("/reset", data).json()["status"] == 1002
-
-
-@pytest.fixture
-def staff(make_user):
-    admin_user = make_user(email="admin@example.com", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
-def with_avatar(user):
-    ApiClient(AuthToken.objects.issue(user)).post(
-        "/reset", {"email": user.email, "img": b64(images.png())}
-    )
-    user.refresh_from_db()
-    return user
-
-
-def change_form(client, user, **fields):
-    """The POST data of the admin's change form for `user`, as a browser would send it: with the
-    management data of whatever inlines other apps attach to the page (friends does)."""
-    page = client.get(f"/admin/accounts/user/{user.pk}/change/")
-    data = {
-        "email": user.email,
-        "name": user.name,
-        "username": user.username,
-        "sex": user.sex,
-        "birthday": user.birthday.isoformat() if user.birthday else "",
-        "like": user.like,
-        "flike": user.flike,
-        "location": user.location,
-        "introduction": user.introduction,
-        "is_active": "on",
-    }
-    for inline in page.context["inline_admin_formsets"]:
-        management = inline.formset.management_form
-        data.update(
-            {f"{management.prefix}-{name}": value for name, value in management.initial.items()}
-        )
-    data.update(fields)
-    return data
-
-
-def assert_deactivated_for_good(response, user, api):
-    """The admin saved, `user` is inactive, and their tokens stay revoked after reactivation."""
-    assert response.status_code == 302
-    user.refresh_from_db()
-    assert not user.is_active
-    assert not AuthToken.objects.filter(user=user).usable().exists()
-    User.objects.filter(pk=user.pk).update(is_active=True)
-    assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
-
-
-class TestUserAdmin:
-    def test_changelist_shows_thumbnails(self, staff, user):
-        with_avatar(user)
-        response = staff.get("/admin/accounts/user/")
-        assert response.status_code == 200
-        assert f'<img src="/media/{user.avatar.name}"' in response.content.decode()
-
-    @pytest.mark.parametrize(
-        "query",
-        [
-            {"q": "ALICE@example"},
-            {"q": "alic"},
-            {"q": "Alice"},
-            {"is_active__exact": "1"},
-            {"is_staff__exact": "0"},
-            {"sex__exact": "女"},
-            {"date_joined__gte": "today"},
-        ],
-    )
-    def test_search_and_filters(self, staff, user, make_user, query):
-        User.objects.filter(pk=user.pk).update(sex="女")
-        make_user(
-            email="zed@example.com",
-            username="zed",
-            sex="男",
-            is_active=False,
-            is_staff=True,
-            date_joined=timezone.now() - timedelta(days=400),
-        )
-        if query.get("date_joined__gte") == "today":
-            query = {
-                "date_joined__gte": str(
-                    timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-                )
-            }
-        response = staff.get("/admin/accounts/user/", query)
-        assert response.status_code == 200
-        assert "alice@example.com" in response.content.decode()
-        assert "zed@example.com" not in response.content.decode()
-
-    def test_change_page_shows_the_avatar_and_fieldsets(self, staff, user):
-        with_avatar(user)
-        response = staff.get(f"/admin/accounts/user/{user.pk}/change/")
-        content = response.content.decode()
-        assert response.status_code == 200
-        assert f'<img src="/media/{user.avatar.name}"' in content
-        for legend in ("登录", "资料", "权限"):
-            assert legend in content
-        assert 'href="../password/"' in content  # Django's own password change form
-
-    def test_password_change_page(self, staff, user, api):
-        response = staff.post(
-            f"/admin/accounts/user/{user.pk}/password/",
-            {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
-        )
-        assert response.status_code == 302
-        user.refresh_from_db()
-        assert user.check_password(NEW_PASSWORD)
-        # Like a password change through /reset, it ends the logins made with the old password.
-        assert api.get("/get_info", {"email": "alice@example.com"}).status_code == 401
-
-    def test_deactivate_action_revokes_tokens(self, staff, user, api):
-        response = staff.post(
-            "/admin/accounts/user/", {"action": "deactivate", "_selected_action": [user.pk]}
-        )
-        assert_deactivated_for_good(response, user, api)
-
-    def test_unticking_active_on_the_change_page_revokes_tokens(self, staff, user, api):
-        data = change_form(staff, user)
-        del data["is_active"]
-        response = staff.post(f"/admin/accounts/user/{user.pk}/change/", data)
-        assert_deactivated_for_good(response, user, api)
-
-    def test_other_edits_keep_the_tokens(self, staff, user, api):
-        response = staff.post(
-            f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, like="围棋")
-        )
-        assert response.status_code == 302
-        assert api.get("/get_info", {"email": "alice@example.com"}).json()["status"] == 6001
-
-    def test_staff_cannot_deactivate_themselves(self, staff, user):
-        me = User.objects.get(email="admin@example.com")
-        staff.post(
-            "/admin/accounts/user/",
-            {"action": "deactivate", "_selected_action": [me.pk, user.pk]},
-        )
-        me.refresh_from_db()
-        user.refresh_from_db()
-        assert me.is_active and not user.is_active
-
-    def test_reactivate_action(self, staff, user):
-        User.objects.filter(pk=user.pk).update(is_active=False)
-        staff.post("/admin/accounts/user/", {"action": "reactivate", "_selected_action": [user.pk]})
-        user.refresh_from_db()
-        assert user.is_active
-        assert login("alice@example.com", PASSWORD)["status"] == 1002
-
-    def test_edits_save_normally_and_keep_the_avatar(self, staff, user):
-        with_avatar(user)
-        avatar = user.avatar.name
-        response = staff.post(
-            f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, like="围棋")
-        )
-        assert response.status_code == 302
-        user.refresh_from_db()
-        assert (user.like, user.avatar.name) == ("围棋", avatar)
-        assert default_storage.exists(avatar)
-
-    def test_an_uploaded_avatar_goes_through_the_pipeline(
-        self, staff, user, django_capture_on_commit_callbacks
-    ):
-        with_avatar(user)
-        old = user.avatar.name
-        upload = SimpleUploadedFile(
-            "../../photo.jpg", images.jpeg_with_metadata(), content_type="image/jpeg"
-        )
-        with django_capture_on_commit_callbacks(execute=True):
-            response = staff.post(
-                f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, avatar=upload)
-            )
-        assert response.status_code == 302
-        user.refresh_from_db()
-        assert user.avatar.name.startswith("avatars/") and user.avatar.name.endswith(".webp")
-        assert "photo" not in user.avatar.name
-        with default_storage.open(user.avatar.name) as file:
-            data = file.read()
-        image = Image.open(io.BytesIO(data))
-        assert (image.format, image.size) == ("WEBP", (40, 60))
-        assert b"EXIF" not in data
-        assert not default_storage.exists(old)
-
-    def test_a_large_upload_is_fitted(self, staff, user):
-        upload = SimpleUploadedFile("big.png", images.png(size=(2000, 1000)))
-        staff.post(
-            f"/admin/accounts/user/{user.pk}/change/", change_form(staff, user, avatar=upload)
-        )
-        user.refresh_from_db()
-        with default_storage.open(user.avatar.name) as file:
-            assert Image.open(file).size == (512, 256)
-
-    @pytest.mark.parametrize(
-        "content", [b"not an image", images.png_bomb(20000, 20000), images.png()[:40]]
-    )
-    def test_a_bad_upload_is_a_form_error(self, staff, user, content):
-        with_avatar(user)
-        avatar = user.avatar.name
-        upload = SimpleUploadedFile("x.png", content, content_type="image/png")
-        response = staff.post(
-            f"/admin/accounts/user/{user.pk}/change/",
-            change_form(staff, user, avatar=upload, like="changed"),
-        )
-        assert response.status_code == 200
-        assert response.context["adminform"].form.errors["avatar"]
-        user.refresh_from_db()
-        assert (user.avatar.name, user.like) == (avatar, "")
-
-    def test_clearing_the_avatar_deletes_the_file(
-        self, staff, user, django_capture_on_commit_callbacks
-    ):
-        with_avatar(user)
-        old = user.avatar.name
-        with django_capture_on_commit_callbacks(execute=True):
-            response = staff.post(
-                f"/admin/accounts/user/{user.pk}/change/",
-                change_form(staff, user, **{"avatar-clear": "on"}),
-            )
-        assert response.status_code == 302
-        user.refresh_from_db()
-        assert not user.avatar
-        assert not default_storage.exists(old)
-        assert (
-            ApiClient(AuthToken.objects.issue(user))
-            .get("/get_info", {"email": user.email})
-            .json()["data"]["img"]
-            is None
-        )

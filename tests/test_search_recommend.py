@@ -11,18 +11,19 @@ from accounts.models import User
 from friends import services
 from friends.interests import split_interests
 from friends.models import InterestTag, SearchInterest, UserInterest
-from tests.test_signup_login import signup_rid
+from tests.factories import (
+    FORBIDDEN,
+    PROFILE_KEYS,
+    body,
+    expected_profile,
+    interest_tags,
+    register,
+)
 
 pytestmark = pytest.mark.django_db
 
 FOUND = (1008, "得到了相应的数据")
 MISSING = {"status": 1007, "msg": "缺乏必要参数"}
-FORBIDDEN = {"status": 9403, "msg": "无权操作其他用户"}
-
-
-def body(response, http_status=200):
-    assert response.status_code == http_status
-    return response.json()
 
 
 def emails(response):
@@ -36,14 +37,6 @@ def joined(user, days_ago):
     user.date_joined = timezone.now() - timedelta(days=days_ago)
     user.save(update_fields=["date_joined"])
     return user
-
-
-def tags_of(user):
-    return list(
-        UserInterest.objects.filter(user=user)
-        .order_by("position")
-        .values_list("tag__name", flat=True)
-    )
 
 
 class TestInterestTags:
@@ -60,13 +53,13 @@ class TestInterestTags:
 
     def test_tags_follow_like_on_every_save(self, make_user):
         user = make_user(like="篮球、音乐")
-        assert tags_of(user) == ["篮球", "音乐"]
+        assert interest_tags(user) == ["篮球", "音乐"]
         user.like = "Music 篮球 摄影"
         user.save()
-        assert tags_of(user) == ["music", "篮球", "摄影"]
+        assert interest_tags(user) == ["music", "篮球", "摄影"]
         user.like = ""
         user.save()
-        assert tags_of(user) == []
+        assert interest_tags(user) == []
 
     def test_a_tag_is_one_row_shared_by_its_users(self, make_user):
         make_user(like="篮球 Music")
@@ -75,10 +68,9 @@ class TestInterestTags:
         assert UserInterest.objects.filter(tag__name="music").count() == 2
 
     def test_register2_stores_the_new_users_tags(self, anon, mailoutbox):
-        fields = {"email": "new@example.com", "pass": "a-long-enough-pass", "like": "篮球；Music"}
-        response = anon.post("/register2", {**fields, "rid": signup_rid(anon, mailoutbox)})
+        response = register(anon, mailoutbox, like="篮球；Music")
         assert response.json()["status"] == 1005
-        assert tags_of(User.objects.get(email="new@example.com")) == ["篮球", "music"]
+        assert interest_tags(User.objects.get(email="new@example.com")) == ["篮球", "music"]
 
     def test_saving_other_fields_costs_no_tag_query(self, make_user, django_assert_num_queries):
         user = make_user(like="篮球")
@@ -87,7 +79,7 @@ class TestInterestTags:
             user.save(update_fields=["last_login"])
         with django_assert_num_queries(2):  # the save, and reading the tags to compare
             user.save()
-        assert tags_of(user) == ["篮球"]
+        assert interest_tags(user) == ["篮球"]
 
 
 class TestGetData:
@@ -117,18 +109,9 @@ class TestGetData:
             "fay@example.com",
             "gil@example.com",
         ]
-        assert body(response)["data"][0] == {
-            "email": "dan@example.com",
-            "name": "",
-            "username": "Dan",
-            "sex": "男",
-            "birthday": None,
-            "like": "篮球",
-            "flike": "",
-            "img": None,
-            "location": "",
-            "introduction": "",
-        }
+        assert body(response)["data"][0] == expected_profile(
+            "dan@example.com", username="Dan", sex="男", like="篮球"
+        )
 
     @pytest.mark.parametrize(
         ("filters", "expected"),
@@ -280,20 +263,7 @@ class TestRecommend:
         assert reasons[d.email] == ["共同爱好：电影"]
         assert reasons[c.email] == ["1 位共同好友", "交友方向相同"]
         assert reasons[e.email] == reasons[g.email] == []
-        assert set(ranked[0]) == {
-            "email",
-            "name",
-            "username",
-            "sex",
-            "birthday",
-            "like",
-            "flike",
-            "img",
-            "location",
-            "introduction",
-            "score",
-            "reasons",
-        }
+        assert set(ranked[0]) == PROFILE_KEYS | {"score", "reasons"}
 
     def test_many_shared_tags_are_named_briefly(self, api, user, make_user):
         user.like = "a b c d e"
@@ -374,4 +344,4 @@ def test_migration_backfills_the_tags_of_existing_users():
     old_user_model.objects.create(email="old@example.com", like="篮球，Music music")
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())  # back to the latest state
-    assert tags_of(User.objects.get(email="old@example.com")) == ["篮球", "music"]
+    assert interest_tags(User.objects.get(email="old@example.com")) == ["篮球", "music"]

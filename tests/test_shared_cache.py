@@ -12,8 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.services import SIGNUP_CODES_PER_ADDRESS_PER_HOUR
-from tests.conftest import PASSWORD
-from tests.test_signup_login import solve
+from tests.factories import PASSWORD, solve
 
 HOUR = 3600
 

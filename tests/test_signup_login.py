@@ -1,7 +1,6 @@
 """Sign-up and log-in: /register1, /check_email, /register2, /get_yzm, /login, /logout."""
 
 import base64
-import re
 from datetime import timedelta
 
 import pytest
@@ -11,37 +10,20 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import AuthToken, EmailCode, User
-from tests.conftest import PASSWORD, ApiClient
-
-PROFILE_KEYS = {
-    "email",
-    "name",
-    "username",
-    "sex",
-    "birthday",
-    "like",
-    "flike",
-    "img",
-    "location",
-    "introduction",
-}
+from tests.factories import (
+    PASSWORD,
+    PROFILE_KEYS,
+    ApiClient,
+    register,
+    sent_code,
+    signup_rid,
+    solve,
+)
 
 pytestmark = pytest.mark.django_db
 
 # Longer than the email column (254) and than a database cache key (255).
 LONG_EMAIL = "a" * 250 + "@example.com"
-
-
-def sent_code(mailoutbox, email):
-    message = mailoutbox[-1]
-    assert message.to == [email]
-    return re.search(r"\b(\d{6})\b", message.body).group(1)
-
-
-def signup_rid(anon, mailoutbox, email="new@example.com"):
-    assert anon.post("/register1", {"email": email}).json()["status"] == 1004
-    code = sent_code(mailoutbox, email)
-    return anon.post("/check_email", {"email": email, "value": code}).json()["data"]["rid"]
 
 
 class TestRegister1:
@@ -195,18 +177,8 @@ class TestCheckEmail:
 
 class TestRegister2:
     def test_creates_the_account_and_logs_in(self, anon, mailoutbox):
-        rid = signup_rid(anon, mailoutbox)
-        response = anon.post(
-            "/register2",
-            {
-                "email": "new@example.com",
-                "rid": rid,
-                "pass": "a-long-enough-pass",
-                "username": "小明",
-                "sex": "男",
-                "birthday": "2000-02-29",
-                "like": "篮球,音乐",
-            },
+        response = register(
+            anon, mailoutbox, username="小明", sex="男", birthday="2000-02-29", like="篮球,音乐"
         )
         body = response.json()
         assert (body["status"], body["msg"]) == (1005, "注册成功")
@@ -305,15 +277,6 @@ class TestCaptcha:
         assert 1 <= int(response["Retry-After"]) <= 600
         elsewhere = ApiClient(REMOTE_ADDR="10.0.0.9")
         assert elsewhere.get("/get_yzm", {"uuid": "device-30"}).json()["status"] == 2000
-
-
-def solve(uuid):
-    """The answer the server keeps for `uuid`, read the way a person would: from the cache."""
-    from django.core.cache import cache
-
-    from accounts.captcha import _key
-
-    return cache.get(_key(uuid))
 
 
 class TestLogin:

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from feed.models import Comment, Post
 from friends.models import Friendship, Group
-from tests.feed_factories import POST_KEYS, befriend, block, make_comments, make_post
+from tests.factories import POST_KEYS, befriend, block, make_comments, make_post
 
 pytestmark = pytest.mark.django_db
 
