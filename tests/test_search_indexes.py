@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import User
-from friends.search import search_queryset
+from friends.queries import search_queryset
 
 pytestmark = pytest.mark.django_db
 
