@@ -448,6 +448,13 @@ class TestAdmin:
         listing = superuser_client.get("/admin/friends/block/", {"q": "alice@"})
         assert listing.context["cl"].result_count == 1
 
+    def test_a_block_cannot_be_repointed_to_another_pair(self, superuser_client, user, bob, carol):
+        stored = services.block(bob, user)
+        page = f"/admin/friends/block/{stored.pk}/change/"
+        response = superuser_client.post(page, {"blocker": str(carol.pk), "blocked": str(user.pk)})
+        assert response.status_code == 302
+        assert list(Block.objects.values_list("blocker", "blocked")) == [(bob.pk, user.pk)]
+
     def test_staff_cannot_add_a_friendship_across_a_block(self, superuser_client, user, bob):
         services.block(bob, user)
         response = superuser_client.post(

@@ -3,6 +3,7 @@ reports, and the actions on them (what a moderator may do in the user admin is
 tests/test_user_admin.py's)."""
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
@@ -283,3 +284,16 @@ def test_a_report_about_staff_stays_open_for_a_moderator(
     assert User.objects.get(pk=staff_member.pk).is_active
     about_staff.refresh_from_db()
     assert about_staff.state == Report.State.OPEN
+
+
+def test_the_migration_made_the_permissions_as_django_names_them():
+    """0002_moderators_group creates the group's permissions from the historical models before
+    post_migrate runs: post_migrate must then find each one (no second row, Django's name)."""
+    for name in MODERATOR_PERMISSIONS:
+        app_label, codename = name.split(".")
+        action, model_name = codename.split("_", 1)
+        model = apps.get_model(app_label, model_name)
+        (permission,) = Permission.objects.filter(
+            content_type__app_label=app_label, codename=codename
+        )
+        assert permission.name == f"Can {action} {model._meta.verbose_name_raw}"
