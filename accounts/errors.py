@@ -1,5 +1,4 @@
-"""The business codes of accounts (API.md, "Accounts"): a status with its msg, as the envelope
-carries them. Views and services raise `ApiError(errors.NAME)`."""
+"""The business codes of accounts (API.md, "Accounts"), raised as `ApiError(errors.NAME)`."""
 
 from socialsite.errors import Code
 

@@ -1,5 +1,4 @@
-"""The business codes of the feed (API.md, "Feed"): a status with its msg, as the envelope
-carries them. Views and services raise `ApiError(errors.NAME)`."""
+"""The business codes of feed (API.md, "Feed"), raised as `ApiError(errors.NAME)`."""
 
 from socialsite.errors import Code
 

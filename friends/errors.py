@@ -1,5 +1,4 @@
-"""The business codes of friends (API.md, "Friends"): a status with its msg, as the envelope
-carries them. Views and services raise `ApiError(errors.NAME)`."""
+"""The business codes of friends (API.md, "Friends"), raised as `ApiError(errors.NAME)`."""
 
 from socialsite.errors import Code
 

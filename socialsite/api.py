@@ -19,12 +19,12 @@ from socialsite.errors import ApiError, invalid
 
 def form_errors(*bound_forms):
     """The errors of every invalid form as `{field: [messages]}`, merged by field."""
-    errors = {}
+    found = {}
     for form in bound_forms:
         if not form.is_valid():
             for field, messages in form.errors.items():
-                errors.setdefault(field, []).extend(messages)
-    return errors
+                found.setdefault(field, []).extend(messages)
+    return found
 
 
 def validate(*bound_forms):
