@@ -1,15 +1,48 @@
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import (
     AdminPasswordChangeForm,
     AdminUserCreationForm,
     UserChangeForm,
 )
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from accounts import avatars, extensions, services
 from accounts.forms import PROFILE_FIELDS, AvatarField
 from accounts.models import AuthToken, User
+from socialsite.api import client_ip
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's login, throttled like the API's /login (services.admin_login_locked): every
+    refused login counts against its account and the client's address, a wrong password as much
+    as a non-staff or deactivated account's right one (else the page would tell them apart)."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "locked": "此账号从你的地址登录失败次数过多，已锁定 15 分钟，请稍后再试。",
+    }
+
+    def clean(self):
+        email = self.cleaned_data.get("username")
+        if email is None:  # missing: the field's own error says so
+            return super().clean()
+        address = client_ip(self.request)
+        if services.admin_login_locked(email, address):
+            raise ValidationError(self.error_messages["locked"], code="locked")
+        try:
+            cleaned_data = super().clean()
+        except ValidationError:
+            services.record_admin_login_failure(email, address)
+            raise
+        if self.user_cache is not None:  # not when the password was missing
+            services.clear_admin_login_failures(email, address)
+        return cleaned_data
+
+
+admin.site.login_form = AdminLoginForm
 
 
 class UserCreationForm(AdminUserCreationForm):

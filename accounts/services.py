@@ -260,6 +260,33 @@ def logout(token):
     AuthToken.objects.filter(pk=token.pk).revoke()
 
 
+# The admin's login (accounts.admin.AdminLoginForm) counts failures per account and address:
+# after 5 in 15 minutes that pair is refused, the right password included, until 15 minutes
+# pass without a failure (API.md, "Operations").
+ADMIN_LOGIN_FAILURES_LIMIT = 5
+ADMIN_LOGIN_LOCK_SECONDS = 15 * 60
+
+
+def _admin_login_pair(email, client_ip):
+    return (normalize_email(email), client_ip)
+
+
+def admin_login_locked(email, client_ip):
+    """Checked before the password is: a locked try costs no password hash."""
+    count = ratelimit.failures("admin-login", _admin_login_pair(email, client_ip))
+    return count >= ADMIN_LOGIN_FAILURES_LIMIT
+
+
+def record_admin_login_failure(email, client_ip):
+    ratelimit.record_failure(
+        "admin-login", _admin_login_pair(email, client_ip), window=ADMIN_LOGIN_LOCK_SECONDS
+    )
+
+
+def clear_admin_login_failures(email, client_ip):
+    ratelimit.clear_failures("admin-login", _admin_login_pair(email, client_ip))
+
+
 # How long the admin keeps showing a token that can no longer be used.
 DEAD_TOKEN_RETENTION = timedelta(days=7)
 

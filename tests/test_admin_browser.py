@@ -68,11 +68,18 @@ def screenshot(page, request):
     return save
 
 
-def log_in(page, email, password=PASSWORD):
-    page.goto("/admin/")
+def submit_login(page, email, password):
+    """Fill in the login page on screen and send it; returns once its answer has loaded."""
     page.fill("input[name=username]", email)
     page.fill("input[name=password]", password)
-    page.click("input[type=submit]")
+    with page.expect_response(lambda response: response.request.method == "POST"):
+        page.click("input[type=submit]")
+    page.wait_for_load_state()
+
+
+def log_in(page, email, password=PASSWORD):
+    page.goto("/admin/")
+    submit_login(page, email, password)
     expect(page.locator("#user-tools")).to_be_visible()
 
 
@@ -142,3 +149,16 @@ def test_the_user_change_page_shows_the_avatar(page, screenshot, user, superuser
     assert thumbnail.evaluate("image => image.complete && image.naturalWidth") > 0
     thumbnail.scroll_into_view_if_needed()
     screenshot(full_page=False)
+
+
+def test_five_wrong_passwords_lock_the_admin_login(page, screenshot, superuser):
+    page.goto("/admin/")
+    for number in range(5):
+        submit_login(page, superuser.email, f"guess-{number}")
+        expect(page.locator(".errornote")).to_contain_text("密码")
+    submit_login(page, superuser.email, PASSWORD)
+    expect(page.locator(".errornote")).to_have_text(
+        "此账号从你的地址登录失败次数过多，已锁定 15 分钟，请稍后再试。"
+    )
+    expect(page.locator("#user-tools")).to_have_count(0)
+    screenshot()

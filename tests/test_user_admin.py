@@ -1,19 +1,23 @@
-"""The admin of accounts: the user admin (its change list, the change page with the avatar and
-the friendships inline, the password page, deactivation, and what a moderator may not do there),
-the token admin, and `createsuperuser` by email. The same pages in a browser:
-tests/test_admin_browser.py."""
+"""The admin of accounts: its throttled login, the user admin (its change list, the change page
+with the avatar and the friendships inline, the password page, deactivation, and what a
+moderator may not do there), the token admin, and `createsuperuser` by email. The same pages in
+a browser: tests/test_admin_browser.py."""
 
 import io
+import time
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from accounts import services as accounts_services
 from accounts.models import AuthToken, User
 from friends import services
 from friends.models import Friendship
@@ -21,6 +25,113 @@ from tests import images
 from tests.factories import NEW_PASSWORD, PASSWORD, ApiClient, friend_list, login, with_avatar
 
 pytestmark = pytest.mark.django_db
+
+
+ADMIN_LOGIN = "/admin/login/?next=/admin/"
+ATTACKER = "203.0.113.7"
+LOCKED = "此账号从你的地址登录失败次数过多，已锁定 15 分钟，请稍后再试。"
+
+
+def admin_login(client, email, password, address=ATTACKER, **headers):
+    """Submit the admin's login form from `address`; True when it logged in."""
+    response = client.post(
+        ADMIN_LOGIN, {"username": email, "password": password}, REMOTE_ADDR=address, **headers
+    )
+    assert response.status_code in (200, 302)
+    return response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def lock_out(client, email, address=ATTACKER):
+    for number in range(5):
+        assert not admin_login(client, email, f"guess-{number}", address)
+
+
+class CountingHasher(MD5PasswordHasher):
+    """The tests' hasher, counting the passwords it hashes (to check one and to hash a dummy for
+    an unknown account alike)."""
+
+    hashed = 0
+
+    def encode(self, password, salt):
+        type(self).hashed += 1
+        return super().encode(password, salt)
+
+
+class TestTheAdminLoginIsThrottled:
+    def test_five_failures_lock_the_account_out_the_right_password_included(
+        self, client, superuser
+    ):
+        lock_out(client, superuser.email)
+        response = client.post(
+            ADMIN_LOGIN, {"username": superuser.email, "password": PASSWORD}, REMOTE_ADDR=ATTACKER
+        )
+        assert response.status_code == 200
+        assert LOCKED in response.content.decode()
+        assert "_auth_user_id" not in client.session
+        # Any spelling of the email is the same account.
+        assert not admin_login(client, superuser.email.upper(), PASSWORD)
+
+    def test_a_locked_try_hashes_no_password(self, client, settings, superuser):
+        settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]  # reads MD5 hashes too
+        lock_out(client, superuser.email)
+        lock_out(client, "nobody@example.com")
+        CountingHasher.hashed = 0
+        assert not admin_login(client, superuser.email, PASSWORD)
+        assert not admin_login(client, superuser.email, "another-guess")
+        assert not admin_login(client, "nobody@example.com", "another-guess")
+        assert CountingHasher.hashed == 0
+
+    def test_another_address_or_another_account_is_unaffected(self, client, superuser, moderator):
+        lock_out(client, superuser.email)
+        assert admin_login(client, superuser.email, PASSWORD, address="198.51.100.2")
+        assert admin_login(Client(), moderator.email, PASSWORD)
+
+    def test_behind_a_proxy_the_address_is_the_one_it_saw(self, client, settings, superuser):
+        settings.TRUSTED_PROXIES = 1
+        proxy = "127.0.0.1"
+        for number in range(5):
+            # The attacker forges a new first entry each time; the proxy appends what it saw.
+            seen = {"HTTP_X_FORWARDED_FOR": f"10.0.0.{number}, {ATTACKER}"}
+            assert not admin_login(client, superuser.email, "guess", proxy, **seen)
+        seen = {"HTTP_X_FORWARDED_FOR": f"10.0.0.9, {ATTACKER}"}
+        assert not admin_login(client, superuser.email, PASSWORD, proxy, **seen)
+        elsewhere = {"HTTP_X_FORWARDED_FOR": "198.51.100.2"}
+        assert admin_login(Client(), superuser.email, PASSWORD, proxy, **elsewhere)
+
+    def test_the_lock_ends_when_its_window_passes(self, client, monkeypatch, superuser):
+        # The window shortened to a second, so that it passes on every cache backend (Redis
+        # keeps its own clock) without the test waiting 15 minutes.
+        monkeypatch.setattr(accounts_services, "ADMIN_LOGIN_LOCK_SECONDS", 1)
+        lock_out(client, superuser.email)
+        assert not admin_login(client, superuser.email, PASSWORD)
+        time.sleep(1.5)
+        assert admin_login(client, superuser.email, PASSWORD)
+
+    def test_a_non_staff_accounts_right_password_counts_as_a_failure(self, client, bob):
+        """Else the admin would tell an ordinary account's right password from a wrong one, five
+        guesses at a time and without the API's captcha."""
+        for _ in range(5):
+            assert not admin_login(client, bob.email, PASSWORD)
+        response = client.post(
+            ADMIN_LOGIN, {"username": bob.email, "password": "guess"}, REMOTE_ADDR=ATTACKER
+        )
+        assert LOCKED in response.content.decode()
+
+    def test_only_a_login_clears_the_count(self, client, superuser):
+        for number in range(4):
+            assert not admin_login(client, superuser.email, f"guess-{number}")
+        client.post(ADMIN_LOGIN, {"username": superuser.email}, REMOTE_ADDR=ATTACKER)
+        assert not admin_login(client, superuser.email, "guess-4")
+        assert not admin_login(client, superuser.email, PASSWORD)  # five: locked
+
+        other = Client()
+        for number in range(4):
+            assert not admin_login(other, superuser.email, f"guess-{number}", "198.51.100.2")
+        assert admin_login(other, superuser.email, PASSWORD, "198.51.100.2")
+        other.logout()
+        for number in range(4):
+            assert not admin_login(other, superuser.email, f"guess-{number}", "198.51.100.2")
+        assert admin_login(other, superuser.email, PASSWORD, "198.51.100.2")
 
 
 def change_form(client, user, **fields):
