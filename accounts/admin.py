@@ -4,9 +4,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import (
     AdminPasswordChangeForm,
     AdminUserCreationForm,
+    ReadOnlyPasswordHashField,
+    ReadOnlyPasswordHashWidget,
     UserChangeForm,
 )
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.html import format_html
 
 from accounts import avatars, extensions, services
@@ -61,6 +63,13 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
 
+class PasswordSummaryWidget(ReadOnlyPasswordHashWidget):
+    """The password as non-superusers see it: the hash's summary without Django's button to the
+    password page, which is a superuser's only."""
+
+    template_name = "accounts/widgets/password_summary.html"
+
+
 class PasswordChangeForm(AdminPasswordChangeForm):
     """Staff setting a password (a compromised account, say) also end the user's API logins, as
     Django ends their sessions."""
@@ -101,9 +110,11 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_active", "is_staff", "sex", "date_joined")
     search_fields = ("email", "username", "name")
     readonly_fields = ("date_joined", "last_login", "avatar_preview")
-    # Who may administer the site is a superuser's decision: staff with "change user" (the
-    # moderators) must not be able to grant themselves or anyone else more.
-    privilege_fields = ("is_staff", "is_superuser", "groups", "user_permissions")
+    # What would hand an account to someone else is a superuser's decision: staff with "change
+    # user" (the moderators) must not grant themselves or anyone else more, nor change where an
+    # account's reset codes go (its email). Its password they cannot set either: the form's
+    # password field is read-only for everyone, and the password page is superusers' only.
+    superuser_fields = ("email", "is_staff", "is_superuser", "groups", "user_permissions")
     actions = ("deactivate", "reactivate")
     fieldsets = (
         ("登录", {"fields": ("email", "password", "last_login", "date_joined")}),
@@ -132,8 +143,8 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
-        if not request.user.is_superuser:
-            fields = (*fields, *self.privilege_fields)
+        if obj is not None and not request.user.is_superuser:
+            fields = (*fields, *self.superuser_fields)
         if obj is not None and obj.pk == request.user.pk:
             fields = (*fields, "is_active")  # nobody locks themselves out by a click
         return fields
@@ -149,6 +160,22 @@ class UserAdmin(DjangoUserAdmin):
         ):
             return False
         return super().has_change_permission(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None and not request.user.is_superuser:
+            password = ReadOnlyPasswordHashField(
+                label="密码", help_text="只有超级用户能设置密码。", widget=PasswordSummaryWidget
+            )
+            form = type(form.__name__, (form,), {"password": password})
+        return form
+
+    def user_change_password(self, request, id, form_url=""):
+        # Setting someone's password is taking over their account: a superuser's only, whoever
+        # the account is (Django lets anyone with "change user" do it).
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
     def save_model(self, request, obj, form, change):
         if change and "avatar" in form.changed_data:

@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.hashers import MD5PasswordHasher
+from django.contrib.auth.hashers import MD5PasswordHasher, make_password
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -408,7 +408,7 @@ class TestModeratorsCannotRaiseTheirOwnPrivileges:
         page = client.get(reverse("admin:accounts_user_change", args=[moderator.pk]))
         assert page.status_code == 200
         form_fields = set(page.context["adminform"].form.fields)
-        assert not form_fields & {"is_staff", "is_superuser", "groups", "user_permissions"}
+        assert not form_fields & {"email", "is_staff", "is_superuser", "groups", "user_permissions"}
         assert "username" in form_fields
 
     def test_posting_is_superuser_changes_nothing(self, client, moderator):
@@ -462,6 +462,69 @@ def test_a_moderator_cannot_take_over_another_staff_account(client, moderator, m
     password_page = reverse("admin:auth_user_password_change", args=[other.pk])
     assert client.get(password_page).status_code == 403
     assert User.objects.get(pk=other.pk).email == "mod2@example.com"
+
+
+class TestModeratorsCannotTakeOverAnAccount:
+    """Only superusers set passwords and change emails: with either a moderator could log in as
+    the user (an email is where the reset codes of /forget1 go)."""
+
+    @pytest.fixture
+    def frank(self, make_user):
+        return make_user(email="frank@example.com", username="frank")
+
+    def test_the_password_page_is_forbidden(self, client, moderator, frank):
+        franks_api = ApiClient(AuthToken.objects.issue(frank))
+        client.force_login(moderator)
+        password_page = reverse("admin:auth_user_password_change", args=[frank.pk])
+        assert client.get(password_page).status_code == 403
+        response = client.post(
+            password_page,
+            {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "set_usable_password": "true"},
+        )
+        assert response.status_code == 403
+        frank.refresh_from_db()
+        assert frank.check_password(PASSWORD) and not frank.check_password(NEW_PASSWORD)
+        assert franks_api.get("/get_info", {"email": frank.email}).json()["status"] == 6001
+        assert login(frank.email, NEW_PASSWORD)["status"] == 1001
+
+    def test_nor_their_own(self, client, moderator):
+        client.force_login(moderator)
+        password_page = reverse("admin:auth_user_password_change", args=[moderator.pk])
+        assert client.get(password_page).status_code == 403
+
+    def test_the_change_page_keeps_the_email_and_the_password(self, client, moderator, frank):
+        client.force_login(moderator)
+        change = reverse("admin:accounts_user_change", args=[frank.pk])
+        page = client.get(change)
+        assert "email" not in page.context["adminform"].form.fields
+        assert 'href="../password/"' not in page.content.decode()  # no way to the password page
+        attackers_hash = make_password("the-attackers-pass")
+        data = change_form(
+            client, frank, email="mine@example.com", password=attackers_hash, like="围棋"
+        )
+        assert client.post(change, data).status_code == 302
+        frank.refresh_from_db()
+        assert (frank.email, frank.like) == ("frank@example.com", "围棋")
+        assert frank.check_password(PASSWORD)
+        assert login("mine@example.com", "the-attackers-pass")["status"] == 1000
+
+    def test_a_superuser_still_changes_the_email(self, superuser_client, frank):
+        change = reverse("admin:accounts_user_change", args=[frank.pk])
+        data = change_form(superuser_client, frank, email="frank@example.org")
+        assert superuser_client.post(change, data).status_code == 302
+        assert User.objects.get(pk=frank.pk).email == "frank@example.org"
+
+    def test_a_moderator_still_deactivates_and_reactivates(self, client, moderator, frank):
+        franks_token = AuthToken.objects.issue(frank)
+        client.force_login(moderator)
+        changelist = reverse("admin:accounts_user_changelist")
+        client.post(changelist, {"action": "deactivate", "_selected_action": [frank.pk]})
+        assert not User.objects.get(pk=frank.pk).is_active
+        assert not AuthToken.objects.filter(user=frank).usable().exists()
+        client.post(changelist, {"action": "reactivate", "_selected_action": [frank.pk]})
+        assert User.objects.get(pk=frank.pk).is_active
+        assert ApiClient(franks_token).get("/get_info", {"email": frank.email}).status_code == 401
+        assert login(frank.email, PASSWORD)["status"] == 1002
 
 
 def test_staff_cannot_deactivate_themselves_on_their_page(client, moderator):
