@@ -27,7 +27,7 @@ def check_email(request, params):
     return response
 
 
-@api(("POST",), auth=False)
+@api(("POST",), auth=False, takes_images=True)
 def register2(request, params):
     email, password = params.require("email", "pass", missing=errors.MISSING_PARAMS)
     user, token = services.register(
@@ -66,7 +66,7 @@ def logout(request, params):
     return envelope(1012, "已退出登录")
 
 
-@api(("POST",))
+@api(("POST",), takes_images=True)
 def reset(request, params):
     (email,) = params.require("email", missing=errors.MISSING_EMAIL)
     user = require_owner(request, email, unknown=errors.NO_USER_WITH_EMAIL)

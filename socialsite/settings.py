@@ -167,7 +167,12 @@ EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="socialsite <noreply@localhost>")
 
+# Request bodies (API.md, the 413 row): DATA_UPLOAD_MAX_MEMORY_SIZE on the endpoints that take
+# images, API_MAX_BODY_SIZE on every other endpoint, where a larger body is nothing but work for
+# the parser. Each checked from Content-Length, before the body is read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=8 * 1024 * 1024)
+API_MAX_BODY_SIZE = env.int("API_MAX_BODY_SIZE", default=64 * 1024)
+# Django's DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000 form fields) also caps the keys of a JSON object.
 
 # API behaviour (API.md, "Authentication" and "/login").
 # What `@api` calls to check a request's token: the toolkit (socialsite/) imports no app.
