@@ -1,7 +1,8 @@
 """What a request may cost before it carries a token (issue 12): the body's size, checked from its
 Content-Length before anything else (API.md's check order), the keys of a JSON object and the
-fields of a form."""
+fields of a form; no error message that names the server's files."""
 
+import logging
 import time
 
 import pytest
@@ -133,3 +134,23 @@ def test_many_form_fields_in_8_mib_cost_no_parsing(anon, content_type):
     response, seconds = cpu_seconds(lambda: anon.post("/register2", form, content_type=kind))
     assert response.json()["errors"] == {"body": ["字段至多 1000 个。"]}
     assert seconds < 0.2
+
+
+# Error messages
+
+
+def test_a_path_outside_media_names_no_server_path(anon, caplog, settings):
+    """A `..` past MEDIA_ROOT was a 9400 quoting the absolute paths of both (SuspiciousFile-
+    Operation's text)."""
+    with caplog.at_level(logging.WARNING, logger="django.security"):
+        response = anon.get("/media/..%2fdb.sqlite3")
+    assert response.status_code == 400
+    assert response.json() == {
+        "status": 9400,
+        "msg": "参数格式错误",
+        "errors": {"request": ["请求无效。"]},
+    }
+    answer = response.content.decode()
+    for server_path in (settings.BASE_DIR, settings.MEDIA_ROOT, "/"):
+        assert str(server_path) not in answer
+    assert str(settings.MEDIA_ROOT) in caplog.text  # the detail is the operators'
