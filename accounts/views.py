@@ -3,7 +3,7 @@ from accounts.auth import require_owner
 from accounts.models import normalize_email
 from accounts.serializers import profile_info_json, profile_json, signed_in_json
 from socialsite import replicas
-from socialsite.api import api, client_ip, envelope
+from socialsite.api import api, client_ip, envelope, token_envelope
 
 
 @api(("POST",), auth=False)
@@ -36,7 +36,7 @@ def register2(request, params):
         rid=params.get("rid") or request.COOKIES.get("rid"),
         fields=params.data,
     )
-    return envelope(1005, "注册成功", data=signed_in_json(user, token, request))
+    return token_envelope(1005, "注册成功", data=signed_in_json(user, token, request))
 
 
 @api(("GET",), auth=False)
@@ -57,7 +57,7 @@ def login(request, params):
         captcha_answer=params.get("val"),
         client_ip=client_ip(request),
     )
-    return envelope(1002, "登陆成功", data=signed_in_json(user, token, request))
+    return token_envelope(1002, "登陆成功", data=signed_in_json(user, token, request))
 
 
 @api(("POST",))

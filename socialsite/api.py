@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, ValidationError
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils.cache import patch_cache_control
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
@@ -42,6 +43,14 @@ def envelope(status, msg, *, http_status=200, headers=None, **fields):
     )
     for name, value in (headers or {}).items():
         response[name] = value
+    return response
+
+
+def token_envelope(status, msg, **fields):
+    """The envelope of an answer that carries a token (/login, /register2, /forget2): no cache
+    along the way may keep it (API.md: `Cache-Control: no-store`)."""
+    response = envelope(status, msg, **fields)
+    patch_cache_control(response, no_store=True)
     return response
 
 

@@ -1,6 +1,6 @@
 """What a request may cost before it carries a token (issue 12): the body's size, checked from its
 Content-Length before anything else (API.md's check order), the keys of a JSON object and the
-fields of a form; no error message that names the server's files."""
+fields of a form; no error message that names the server's files; no cache that keeps a token."""
 
 import logging
 import time
@@ -8,7 +8,7 @@ import time
 import pytest
 from django.test.client import BOUNDARY, encode_multipart
 
-from tests.factories import PASSWORD, routed_api_paths
+from tests.factories import PASSWORD, register, routed_api_paths
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +154,18 @@ def test_a_path_outside_media_names_no_server_path(anon, caplog, settings):
     for server_path in (settings.BASE_DIR, settings.MEDIA_ROOT, "/"):
         assert str(server_path) not in answer
     assert str(settings.MEDIA_ROOT) in caplog.text  # the detail is the operators'
+
+
+# Caches
+
+
+def test_a_login_is_never_cached(anon, user):
+    response = anon.post("/login", {"email": user.email, "pass": PASSWORD})
+    assert response.json()["status"] == 1002
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_a_sign_up_is_never_cached(anon, mailoutbox):
+    response = register(anon, mailoutbox)
+    assert response.json()["status"] == 1005
+    assert response["Cache-Control"] == "no-store"
