@@ -1,6 +1,6 @@
 """What a web client meets in a real browser (issue 12): Chromium on a page of another origin calls
-the API with fetch(): the origins in CORS_ALLOWED_ORIGINS can, any other is blocked by the
-browser."""
+the API with fetch() — the origins in CORS_ALLOWED_ORIGINS can, any other is blocked by the
+browser — and /docs keeps a token typed into "Authorize" out of the browser's storage."""
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -96,3 +96,28 @@ def test_an_origin_not_listed_is_blocked_by_the_browser(web_app, live_server, us
     assert sign_in_from(web_app, live_server.url, user) == {"blocked": "TypeError"}
     # The preflight failed, so the browser never sent the login itself.
     assert not AuthToken.objects.filter(user=user).exists()
+
+
+def test_docs_keep_no_token_in_the_browser(browser, live_server, user):
+    """Swagger UI's persistAuthorization wrote a token typed into "Authorize" to localStorage,
+    where it outlived the page: any script of the origin, or the next person at the browser,
+    could read it."""
+    token = AuthToken.objects.issue(user)
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto("/docs")
+        page.click("button.authorize")
+        page.fill(".auth-container input", token)
+        page.click(".auth-container button[type=submit]")
+        page.click("button.btn-done")
+        authorized = "() => window.ui.authSelectors.authorized().toJS()"
+        assert page.evaluate(authorized)["bearerAuth"]["value"] == token  # in use on this page
+        storage = page.evaluate("() => JSON.stringify(Object.assign({}, localStorage))")
+        assert token not in storage
+        page.reload()
+        page.wait_for_selector("button.authorize")
+        assert page.evaluate(authorized) == {}
+    finally:
+        context.close()
