@@ -139,8 +139,11 @@ def body_limit(*, takes_images):
 def check_body_size(request, limit):
     """9413 for a body over `limit`, decided from its Content-Length before a byte of it is read
     (parsing is the cost). Django checks only the non-file part of a multipart body; the API
-    reads no files, so the whole body counts. A chunked body, sent without a length, has been
-    given one by socialsite.wsgi."""
+    reads no files, so the whole body counts. A body without a length (chunked) is refused
+    unread: Django would read none of it, and reading it here would cost the server far more
+    than its size (gunicorn decodes each chunk in Python: a body of 1-byte chunks)."""
+    if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
+        raise invalid({"body": ["请求体须注明长度（Content-Length）。"]})
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
