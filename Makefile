@@ -38,7 +38,8 @@ setup: $(VENV)/.installed .env
 	[ "$(DEMO)" = no ] || $(MANAGE) seed_demo --if-empty $(SEED_ARGS)
 
 run: setup
-	$(BIN)/gunicorn socialsite.wsgi --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
+	$(BIN)/gunicorn socialsite.wsgi --config python:socialsite.gunicorn_config \
+		--workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
 
 dev: setup
 	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT)

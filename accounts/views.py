@@ -3,7 +3,7 @@ from accounts.auth import require_owner
 from accounts.models import normalize_email
 from accounts.serializers import profile_info_json, profile_json, signed_in_json
 from socialsite import replicas
-from socialsite.api import api, client_ip, envelope
+from socialsite.api import api, client_ip, envelope, token_envelope
 
 
 @api(("POST",), auth=False)
@@ -27,7 +27,7 @@ def check_email(request, params):
     return response
 
 
-@api(("POST",), auth=False)
+@api(("POST",), auth=False, takes_images=True)
 def register2(request, params):
     email, password = params.require("email", "pass", missing=errors.MISSING_PARAMS)
     user, token = services.register(
@@ -36,7 +36,7 @@ def register2(request, params):
         rid=params.get("rid") or request.COOKIES.get("rid"),
         fields=params.data,
     )
-    return envelope(1005, "注册成功", data=signed_in_json(user, token, request))
+    return token_envelope(1005, "注册成功", data=signed_in_json(user, token, request))
 
 
 @api(("GET",), auth=False)
@@ -57,7 +57,7 @@ def login(request, params):
         captcha_answer=params.get("val"),
         client_ip=client_ip(request),
     )
-    return envelope(1002, "登陆成功", data=signed_in_json(user, token, request))
+    return token_envelope(1002, "登陆成功", data=signed_in_json(user, token, request))
 
 
 @api(("POST",))
@@ -66,7 +66,7 @@ def logout(request, params):
     return envelope(1012, "已退出登录")
 
 
-@api(("POST",))
+@api(("POST",), takes_images=True)
 def reset(request, params):
     (email,) = params.require("email", missing=errors.MISSING_EMAIL)
     user = require_owner(request, email, unknown=errors.NO_USER_WITH_EMAIL)

@@ -375,6 +375,8 @@ def measure_http(args):
             "-m",
             "gunicorn",
             "socialsite.wsgi",
+            "--config",
+            "python:socialsite.gunicorn_config",
             "--workers",
             str(workers),
             "--bind",

@@ -16,7 +16,7 @@ def require_text(value, missing):
     return value
 
 
-@api(("POST",))
+@api(("POST",), takes_images=True)
 def put_post(request, params):
     email, message, time = params.require("email", "message", "time", missing=errors.INVALID_POST)
     require_text(message, errors.INVALID_POST)

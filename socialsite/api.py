@@ -7,9 +7,10 @@ import json
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, ValidationError
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, ValidationError
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils.cache import patch_cache_control
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
@@ -42,6 +43,14 @@ def envelope(status, msg, *, http_status=200, headers=None, **fields):
     )
     for name, value in (headers or {}).items():
         response[name] = value
+    return response
+
+
+def token_envelope(status, msg, **fields):
+    """The envelope of an answer that carries a token (/login, /register2, /forget2): no cache
+    along the way may keep it (API.md: `Cache-Control: no-store`)."""
+    response = envelope(status, msg, **fields)
+    patch_cache_control(response, no_store=True)
     return response
 
 
@@ -96,9 +105,18 @@ def _scalar(name, value):
     raise invalid({name: ["应为字符串或数字。"]})
 
 
+def _capped_object(pairs):
+    """A JSON object of at most DATA_UPLOAD_MAX_NUMBER_FIELDS keys, the cap Django puts on the
+    fields of a form body (API.md: 1,000)."""
+    cap = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    if cap is not None and len(pairs) > cap:
+        raise invalid({"body": [f"JSON 对象的键至多 {cap} 个。"]})
+    return dict(pairs)
+
+
 def _json_object(body):
     try:
-        data = json.loads(body or b"{}")
+        data = json.loads(body or b"{}", object_pairs_hook=_capped_object)
         # A lone surrogate ("\\ud800") is valid JSON but no text: it could be neither stored
         # nor echoed back in UTF-8.
         json.dumps(data, ensure_ascii=False).encode()
@@ -111,10 +129,21 @@ def _json_object(body):
     return data
 
 
-def _check_body_size(request):
-    """9413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE. Django checks only the non-file part of a
-    multipart body; the API reads no files, so the whole body counts."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+def body_limit(*, takes_images):
+    """The largest body an endpoint accepts (API.md, the 413 row)."""
+    if takes_images:
+        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return settings.API_MAX_BODY_SIZE
+
+
+def check_body_size(request, limit):
+    """9413 for a body over `limit`, decided from its Content-Length before a byte of it is read
+    (parsing is the cost). Django checks only the non-file part of a multipart body; the API
+    reads no files, so the whole body counts. A body without a length (chunked) is refused
+    unread: Django would read none of it, and reading it here would cost the server far more
+    than its size (gunicorn decodes each chunk in Python: a body of 1-byte chunks)."""
+    if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
+        raise invalid({"body": ["请求体须注明长度（Content-Length）。"]})
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -124,18 +153,21 @@ def _check_body_size(request):
 
 
 def read_params(request):
-    """GET reads the query string; POST reads a form body or a JSON object body."""
-    if request.method != "POST":
-        return Params(request.GET.dict())
-    _check_body_size(request)
+    """GET reads the query string; POST reads a form body or a JSON object body. The body's size
+    is `@api`'s to check, first."""
     try:
+        if request.method != "POST":
+            return Params(request.GET.dict())
         if request.content_type == "application/json":
             body = _json_object(request.body)
             return Params({name: _scalar(name, value) for name, value in body.items()})
         return Params(request.POST.dict())
     except RequestDataTooBig:
         raise ApiError(errors.BODY_TOO_LARGE) from None
-    except (SuspiciousOperation, MultiPartParserError) as exc:  # too many fields, bad multipart
+    except TooManyFieldsSent:  # Django counts the fields before it parses them
+        cap = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        raise invalid({"body": [f"字段至多 {cap} 个。"]}) from None
+    except MultiPartParserError as exc:  # a malformed multipart body: Django's own description
         raise invalid({"body": [str(exc)]}) from None
 
 
@@ -180,15 +212,17 @@ def authenticate(request):
     return import_string(settings.API_AUTHENTICATOR)(request)
 
 
-def api(methods=("GET",), *, auth=True, replica_reads=False):
-    """Make a function `view(request, params)` an API endpoint: it checks the method (9405) and,
-    with `auth`, the Bearer token (API_AUTHENTICATOR: 9401, 9402); exempts it from CSRF (no
-    cookie authenticates the API); and answers the API's outcomes (`ApiError`, a
-    `ValidationError`) with `exception_response`; anything else goes on to JsonErrorMiddleware,
-    which calls it too. Owner checks are the view's (accounts.auth.require_owner), because API.md
-    orders them after each endpoint's own not-found codes. With `replica_reads` (read-only list
-    endpoints) the view's reads may go to a read replica; the token is always checked on the
-    primary, so that a revocation takes effect at once."""
+def api(methods=("GET",), *, auth=True, replica_reads=False, takes_images=False):
+    """Make a function `view(request, params)` an API endpoint: in API.md's check order it
+    checks the body's size (9413: API_MAX_BODY_SIZE, or DATA_UPLOAD_MAX_MEMORY_SIZE for a view
+    that `takes_images`), the method (9405) and, with `auth`, the Bearer token
+    (API_AUTHENTICATOR: 9401, 9402); exempts it from CSRF (no cookie authenticates the API); and
+    answers the API's outcomes (`ApiError`, a `ValidationError`) with `exception_response`;
+    anything else goes on to JsonErrorMiddleware, which calls it too. Owner checks are the
+    view's (accounts.auth.require_owner), because API.md orders them after each endpoint's own
+    not-found codes. With `replica_reads` (read-only list endpoints) the view's reads may go to
+    a read replica; the token is always checked on the primary, so that a revocation takes
+    effect at once. A CORS preflight never gets here: CorsMiddleware answers it."""
     allowed = tuple(methods)
 
     def decorator(view):
@@ -196,6 +230,7 @@ def api(methods=("GET",), *, auth=True, replica_reads=False):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
             try:
+                check_body_size(request, body_limit(takes_images=takes_images))
                 if request.method not in allowed:
                     raise ApiError(errors.METHOD_NOT_ALLOWED, headers={"Allow": ", ".join(allowed)})
                 if auth:

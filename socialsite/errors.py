@@ -113,7 +113,11 @@ def error_for(request, exception):
     if isinstance(exception, RequestDataTooBig):
         return ApiError(BODY_TOO_LARGE)
     if isinstance(exception, SuspiciousOperation):
-        return bad_request(str(exception))
+        # Its text may name the server's files (SuspiciousFileOperation quotes the absolute path
+        # a `..` reached): the operators read it in the log, under the logger Django itself uses.
+        security_logger = logging.getLogger(f"django.security.{type(exception).__name__}")
+        security_logger.warning("%s %s: %s", request.method, request.path, exception)
+        return bad_request("请求无效。")
     logger.error(
         "Unhandled error on %s %s",
         request.method,

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Swagger UI's files for /docs (a plain Django app of static files).
     "drf_spectacular_sidecar",
+    "corsheaders",
     "socialsite",
     "accounts",
     "friends",
@@ -60,7 +61,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost, so that every error the stack produces leaves as the JSON envelope.
+    # Outside everything that can answer (JsonErrorMiddleware included), so that a web client on
+    # an allowed origin can read the errors too; it answers a preflight itself.
+    "corsheaders.middleware.CorsMiddleware",
+    # Every error the stack below produces leaves as the JSON envelope.
     "socialsite.middleware.JsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -167,7 +171,20 @@ EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="socialsite <noreply@localhost>")
 
+# Request bodies (API.md, the 413 row): DATA_UPLOAD_MAX_MEMORY_SIZE on the endpoints that take
+# images, API_MAX_BODY_SIZE on every other endpoint, where a larger body is nothing but work for
+# the parser. Each checked from Content-Length, before the body is read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=8 * 1024 * 1024)
+API_MAX_BODY_SIZE = env.int("API_MAX_BODY_SIZE", default=64 * 1024)
+# Django's DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000 form fields) also caps the keys of a JSON object.
+
+# Cross-origin calls from web clients (django-cors-headers): only the listed origins, e.g.
+# "https://app.example.com,https://m.example.com"; none by default. Not the admin, which keeps
+# Django's session and CSRF protection. No cookie authenticates the API, so no credentials.
+CORS_ALLOWED_ORIGINS = [origin.strip() for origin in env.list("CORS_ALLOWED_ORIGINS", default=[])]
+CORS_URLS_REGEX = r"^/(?!admin/)"
+CORS_ALLOW_HEADERS = ["authorization", "content-type"]
+CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
 
 # API behaviour (API.md, "Authentication" and "/login").
 # What `@api` calls to check a request's token: the toolkit (socialsite/) imports no app.

@@ -6,8 +6,10 @@ import uuid
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
+from playwright.sync_api import sync_playwright
 
 from accounts.models import AuthToken, User
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import PASSWORD, ApiClient, make_post
 
 
@@ -102,3 +104,15 @@ def client_for(db):
 def api(client_for, user):
     """An ApiClient logged in as `user` (alice@example.com)."""
     return client_for(user)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium, launched once for the module (a browser test's own)."""
+    # Playwright's sync API keeps an asyncio event loop running in this thread, which Django
+    # takes for async code and refuses to query the database from.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

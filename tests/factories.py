@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.core.cache import cache
 from django.test import Client
+from django.urls import get_resolver
 from django.utils import timezone
 
 from accounts.captcha import _key as captcha_key
@@ -32,6 +33,19 @@ class ApiClient(Client):
 
     def post_json(self, path, data, **kwargs):
         return self.post(path, data, content_type="application/json", **kwargs)
+
+
+def routed_api_paths():
+    """Every path of the project's API: the apps' includes and /healthz (not the admin, media)."""
+    paths = set()
+    for pattern in get_resolver().url_patterns:
+        route = str(pattern.pattern)
+        if hasattr(pattern, "url_patterns"):
+            if route == "":
+                paths.update(str(nested.pattern) for nested in pattern.url_patterns)
+        elif not route.startswith("^media"):
+            paths.add(route)
+    return paths
 
 
 def body(response, http_status=200):

@@ -2,49 +2,24 @@
 the API is then asked whether the moderation took effect. Each test leaves a screenshot in
 var/screenshots/."""
 
-from pathlib import Path
-
 import pytest
 from django.conf import settings
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.models import AuthToken
 from feed.models import Report
+from tests.browser import NEEDS_CHROMIUM
 from tests.factories import PASSWORD, ApiClient, make_post, with_avatar
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = settings.VAR_DIR / "screenshots"
 BANNED = {"status": 9402, "msg": "账号已被封禁"}
 
 pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
+    *NEEDS_CHROMIUM,
     # A transactional test empties the database when it ends, the moderators group (made by a
     # data migration) included; serialized rollback puts the migrations' rows back first.
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API keeps an asyncio event loop running in this thread, which Django
-    # takes for async code and refuses to query the database from.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

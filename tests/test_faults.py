@@ -17,29 +17,22 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.signals import post_delete
 from django.db.utils import load_backend
 from django.test import RequestFactory
-from django.urls import get_resolver
 
 from accounts.models import AuthToken, EmailCode, User
 from accounts.services import RID_SALT
 from feed.models import Comment, Post, Report
 from friends.models import Block, Friendship
-from tests.factories import PASSWORD, ApiClient, befriend, make_comments, make_post
+from tests.factories import (
+    PASSWORD,
+    ApiClient,
+    befriend,
+    make_comments,
+    make_post,
+    routed_api_paths,
+)
 
 UNAVAILABLE = {"status": 9503, "msg": "服务暂不可用"}
 ALICE, BOB = "alice@example.com", "bob@example.com"
-
-
-def routed_api_paths():
-    """Every path of the project's API: the apps' includes and /healthz (not the admin, media)."""
-    paths = set()
-    for pattern in get_resolver().url_patterns:
-        route = str(pattern.pattern)
-        if hasattr(pattern, "url_patterns"):
-            if route == "":
-                paths.update(str(nested.pattern) for nested in pattern.url_patterns)
-        elif not route.startswith("^media"):
-            paths.add(route)
-    return paths
 
 
 def closed_port():

@@ -12,7 +12,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SHOW = (
     "import json; from socialsite import settings as s; print(json.dumps({"
     "'proxy_ssl': getattr(s, 'SECURE_PROXY_SSL_HEADER', None), 'debug': s.DEBUG,"
-    "'cache': s.CACHES['default'], 'db_options': s.DATABASES['default'].get('OPTIONS', {})}))"
+    "'cache': s.CACHES['default'], 'db_options': s.DATABASES['default'].get('OPTIONS', {}),"
+    "'cors': s.CORS_ALLOWED_ORIGINS, 'body_limits': [s.API_MAX_BODY_SIZE, "
+    "s.DATA_UPLOAD_MAX_MEMORY_SIZE]}))"
 )
 
 
@@ -64,3 +66,16 @@ def test_the_database_cache_keeps_more_than_djangos_300_entries():
 )
 def test_the_scheme_comes_from_a_trusted_proxy_only(proxies, header):
     assert read_settings(TRUSTED_PROXIES=proxies)[1]["proxy_ssl"] == header
+
+
+def test_cross_origin_calls_come_from_the_listed_origins_only():
+    assert read_settings()[1]["cors"] == []
+    listed = "https://app.example.com, http://localhost:8080"
+    configured = read_settings(CORS_ALLOWED_ORIGINS=listed)[1]
+    assert configured["cors"] == ["https://app.example.com", "http://localhost:8080"]
+
+
+def test_the_body_limits():
+    assert read_settings()[1]["body_limits"] == [64 * 1024, 8 * 1024 * 1024]
+    configured = read_settings(API_MAX_BODY_SIZE="131072", DATA_UPLOAD_MAX_MEMORY_SIZE="1048576")
+    assert configured[1]["body_limits"] == [131072, 1048576]

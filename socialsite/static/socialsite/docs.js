@@ -5,7 +5,9 @@
     url: root.dataset.specUrl,
     domNode: root,
     deepLinking: true,
-    persistAuthorization: true,
+    // A token typed into "Authorize" lives as long as the page: kept in localStorage, any script
+    // of this origin, or the next person at this browser, could read it.
+    persistAuthorization: false,
     presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
   });
