@@ -134,10 +134,12 @@ def post_visible_to(viewer, raw_id):
     return post
 
 
-def post_by_author(email, *, post_id=None, time=None):
-    """/delPost: the visible post of the user with `email` named by its id and/or its client
-    timestamp (with both, both must match); 3004 when there is none. Among posts sharing a
-    timestamp the latest one is meant, so that a retried delete removes one post at a time."""
+def post_by_author(viewer, email, *, post_id=None, time=None):
+    """/delPost: the post `viewer` may see of the user with `email`, named by its id and/or its
+    client timestamp (with both, both must match); 3004 when there is none. A post hidden from
+    `viewer` by a block gets 3004 too, not the 9403 of another's visible post: that answer would
+    tell the viewer that it is there. Among posts sharing a timestamp the latest one is meant,
+    so that a retried delete removes one post at a time."""
     conditions = {"author__email": normalize_email(email)}
     if post_id is not None:
         conditions["pk"] = parse_id(post_id)
@@ -145,7 +147,7 @@ def post_by_author(email, *, post_id=None, time=None):
         conditions["time"] = parse_bigint(time)
     if None in conditions.values():  # not a number
         raise ApiError(errors.NO_SUCH_POST_OF_USER)
-    post = Post.objects.visible().filter(**conditions).order_by("-id").first()
+    post = Post.objects.visible_to(viewer).filter(**conditions).order_by("-id").first()
     if post is None:
         raise ApiError(errors.NO_SUCH_POST_OF_USER)
     return post

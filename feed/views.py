@@ -48,7 +48,9 @@ def del_post(request, params):
     (email,) = params.require("email", missing=errors.MISSING_PARAMS)
     if "id" not in params and "time" not in params:
         raise ApiError(errors.MISSING_PARAMS)
-    post = queries.post_by_author(email, post_id=params.get("id"), time=params.get("time"))
+    post = queries.post_by_author(
+        request.api_user, email, post_id=params.get("id"), time=params.get("time")
+    )
     require_owner(request, email, unknown=errors.NO_SUCH_POST_OF_USER)
     services.delete_post(post)
     return envelope(3005, "删除成功")

@@ -273,6 +273,24 @@ class TestDelPost:
         assert api.get("/delPost", {"email": bob.email, "time": 4}).json()["status"] == 3004
         assert api.get("/delPost", {"email": "x@example.com", "time": 3}).json()["status"] == 3004
 
+    @pytest.mark.parametrize("blocker", ["author", "caller"])
+    def test_a_post_hidden_by_a_block_is_no_post(self, api, user, bob, blocker):
+        """The attack: by id or time, a 9403 told the caller that the author, who blocked them
+        (or whom they blocked), has a post there; 3004 is what a post that is not there gets."""
+        post = make_post(bob, time=3)
+        if blocker == "author":
+            block(bob, user)
+        else:
+            block(user, bob)
+        for params in ({"id": post.pk}, {"time": 3}, {"id": post.pk, "time": 3}):
+            response = api.get("/delPost", {"email": bob.email, **params})
+            assert response.status_code == 200
+            assert response.json() == {"status": 3004, "msg": "无此数据"}
+            assert api.post("/delPost", {"email": bob.email, **params}).json()["status"] == 3004
+        nothing_there = api.get("/delPost", {"email": bob.email, "id": post.pk + 1})
+        assert nothing_there.json() == {"status": 3004, "msg": "无此数据"}
+        assert Post.objects.filter(pk=post.pk).exists()
+
     @pytest.mark.parametrize("email", ["\x00", "alice@example.com\x00"])
     def test_an_email_with_a_nul_names_nobody(self, api, user, email):
         post = make_post(user, time=3)
