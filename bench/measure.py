@@ -265,11 +265,14 @@ def build_world(calls):
         rid = signing.dumps({"email": email}, salt=account_services.RID_SALT)
         return {"email": email, "rid": rid, "pass": "bench-password-123"}
 
-    # /delPost deletes, oldest first, the posts that /putPost made.
+    # /delPost deletes, oldest first, the posts that /putPost made. Their times are milliseconds
+    # from now on, one apart, so that each names one post; all are in the past in a few seconds
+    # (API.md refuses a time more than 10 minutes ahead).
     posted = []
+    now_ms = int(time.time() * 1000)
 
     def new_post(n):
-        posted.append(4_000_000_000_000 + n)
+        posted.append(now_ms + n)
         return {"email": demo.email, "message": f"bench post {n}", "time": posted[-1]}
 
     def old_post(n):
