@@ -18,6 +18,7 @@ def require_text(value, missing):
 
 @api(("POST",))
 def put_post(request, params):
+    services.POST_LIMIT.check(request.api_user.pk)
     email, message, time = params.require("email", "message", "time", missing=errors.INVALID_POST)
     require_text(message, errors.INVALID_POST)
     if not is_integer(time):
@@ -58,6 +59,7 @@ def del_post(request, params):
 
 @api(("POST",))
 def comment(request, params):
+    services.COMMENT_LIMIT.check(request.api_user.pk)
     text = require_text(params.get("comment"), errors.EMPTY_COMMENT)
     (email,) = params.require("email", missing=errors.MISSING_COMMENTER)
     (post_id,) = params.require("id", missing=errors.MISSING_POST_ID)
