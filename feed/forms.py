@@ -78,7 +78,17 @@ class PublicPostsForm(forms.Form):
 
 class TimelineForm(forms.Form):
     group = forms.ChoiceField(choices=Group.choices, required=False)
+    # the cursor: the `time` and id of the last post of the page before
     before = timestamp_field()
+    before_id = forms.IntegerField(min_value=0, max_value=MAX_BIGINT, required=False)
 
     def clean_group(self):
         return self.cleaned_data["group"] or None
+
+    def clean(self):
+        """`before_id` names a post among those with the time `before`: alone it means nothing."""
+        cleaned = super().clean()
+        no_before = cleaned.get("before") is None and "before" not in self.errors
+        if cleaned.get("before_id") is not None and no_before:
+            self.add_error("before_id", "before_id 须与 before 一起给出。")
+        return cleaned

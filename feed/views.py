@@ -34,14 +34,16 @@ def get_post(request, params):
         raise ApiError(errors.MISSING_POST_FILTER)
     old_time = params.clean(PublicPostsForm)["oldTime"]
     start, limit = read_page(params)
-    posts = queries.public_posts(
+    page = queries.public_posts(
         request.api_user,
         old_time=old_time,
         author_email=params.get("email"),
         start=start,
         limit=limit,
     )
-    return envelope(3002, "成功", data=[post_json(post) for post in posts])
+    return envelope(
+        3002, "成功", data=[post_json(post) for post in page.items], has_more=page.has_more
+    )
 
 
 @api(("GET", "POST"))
@@ -74,8 +76,9 @@ def get_comments(request, params):
     (post_id,) = params.require("id", missing=errors.NO_SUCH_POST)
     post = queries.post_visible_to(request.api_user, post_id)
     start, limit = read_page(params)
-    comments = queries.comment_page(request.api_user, post, start, limit)
-    return envelope(3002, "成功", data=[comment_json(comment) for comment in comments])
+    page = queries.comment_page(request.api_user, post, start, limit)
+    data = [comment_json(comment) for comment in page.items]
+    return envelope(3002, "成功", data=data, has_more=page.has_more)
 
 
 @api(("GET",), replica_reads=True)
@@ -83,10 +86,12 @@ def get_friend_post(request, params):
     viewer = owner_named_by(request, params, missing=errors.INVALID_POST)
     filters = params.clean(TimelineForm)
     start, limit = read_page(params)
-    posts = queries.friend_posts(
-        viewer, group=filters["group"], before=filters["before"], start=start, limit=limit
-    )
-    return envelope(3002, "成功", data=[post_json(post) for post in posts])
+    page = queries.friend_posts(viewer, **filters, start=start, limit=limit)
+    last = page.items[-1] if page.has_more else None
+    # the cursor of the next page: following it never skips nor repeats a post (API.md)
+    following = last and {"before": last.time, "before_id": last.pk}
+    data = [post_json(post) for post in page.items]
+    return envelope(3002, "成功", data=data, has_more=page.has_more, next=following)
 
 
 @api(("POST",))

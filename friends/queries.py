@@ -29,6 +29,7 @@ from django.db.models.lookups import IContains
 
 from accounts.models import User
 from friends.models import Friendship, InterestTag, SearchField, SearchInterest, UserInterest
+from socialsite.api import page_of
 
 
 def friend_list(owner):
@@ -61,7 +62,8 @@ def search_queryset(viewer, *, femail="", username="", sex="", like="", flike=""
 
 
 def search_page(viewer, filters, *, start, limit):
-    return list(search_queryset(viewer, **filters)[start : start + limit])
+    """A page of /get_data (with `has_more`)."""
+    return page_of(search_queryset(viewer, **filters), start, limit)
 
 
 # /recommend
@@ -220,7 +222,10 @@ def reasons(user, tag_names):
 
 
 def recommend(viewer, *, start, limit):
-    """One page of recommendations: [(user, score, reasons)], in two queries."""
-    page = list(ranked_candidates(viewer)[start : start + limit])
-    tag_names = shared_tag_names(viewer, page)
-    return [(user, user.score, reasons(user, tag_names[user.pk])) for user in page]
+    """One page of recommendations, items (user, score, reasons), with `has_more`; the
+    candidates and the ranking in the queries of `ranked_candidates`, the page's tag names in
+    one more."""
+    page = page_of(ranked_candidates(viewer), start, limit)
+    tag_names = shared_tag_names(viewer, page.items)
+    ranked = [(user, user.score, reasons(user, tag_names[user.pk])) for user in page.items]
+    return page._replace(items=ranked)
