@@ -11,9 +11,10 @@ as one shared account: every few actions the group meets at a barrier and all of
 
 Then it prints requests per second, p50/p95/p99 per endpoint and the non-2xx count, stops the
 server, and checks the database: every post (3001) and comment (3007) acknowledged is stored
-exactly once under the id it was acknowledged with, no message is stored twice, and every
-friendship pair written has exactly one row whose group is one that may have been the last
-written (for a contested pair: one of the groups sent in its last round). It exits non-zero on
+exactly once under the id it was acknowledged with, none refused by API.md's limits on posts
+and comments (429/9429, an answer the contract gives) is stored, no message is stored twice,
+and every friendship pair written has exactly one row whose group is one that may have been the
+last written (for a contested pair: one of the groups sent in its last round). It exits non-zero on
 any 5xx, unexpected status or transport error, any "database is locked" in a response or in the
 server's log, or any lost or duplicated write.
 
@@ -55,6 +56,11 @@ SUCCESS = {
     "POST /set_friend": 5003,
     "POST /set_friend (contested)": 5003,
 }
+# API.md limits posts and comments per user (429/9429): a refusal is an answer the contract gives,
+# and what it refused must not be stored.
+LIMITED = {"POST /putPost", "POST /comment"}
+TOO_MANY_REQUESTS = 9429
+REFUSED = "refused"  # in the ledger, in place of an id
 SEARCH_TERMS = ["篮球", "音乐", "旅行", "摄影", "ing"]
 
 
@@ -197,8 +203,8 @@ class Ledger:
         # Every message and comment starts with this, so that the check finds all stored copies.
         self.prefix = f"load-{tag} "
         self.lock = threading.Lock()
-        self.posts = {}  # message -> acknowledged id, or None when not acknowledged
-        self.comments = {}  # text -> acknowledged id, or None
+        self.posts = {}  # message -> acknowledged id, REFUSED (9429), or None when unanswered
+        self.comments = {}  # text -> acknowledged id, REFUSED, or None
         # (owner, friend) -> rounds; a round is the (group, acknowledged) of concurrent requests
         self.friend_rounds = defaultdict(list)
 
@@ -224,6 +230,7 @@ class Stats:
         self.non_2xx = Counter()
         self.server_errors = Counter()
         self.unexpected = Counter()  # 2xx with another business status than SUCCESS
+        self.limited = Counter()  # 9429 from the limits on posts and comments
         self.transport_errors = Counter()
         self.locked = 0
         self.examples = []
@@ -239,7 +246,9 @@ class Stats:
             if http_status >= 500:
                 self.server_errors[name] += 1
             status = business_status(body)
-            if status != SUCCESS[name]:
+            if status == TOO_MANY_REQUESTS and name in LIMITED:
+                self.limited[name] += 1
+            elif status != SUCCESS[name]:
                 self.unexpected[name] += 1
                 if len(self.examples) < 5:
                     self.examples.append(f"{name}: HTTP {http_status} {body[:200]}")
@@ -302,7 +311,8 @@ class Client:
             return None
         elapsed = (time.perf_counter() - started) * 1000
         status = self.stats.record(name, elapsed, response.status, body)
-        return json.loads(body) if status == SUCCESS[name] else None
+        limited = status == TOO_MANY_REQUESTS and name in LIMITED
+        return json.loads(body) if status == SUCCESS[name] or limited else None
 
     def login(self, email, password, name="POST /login"):
         answer = self.call(name, {"email": email, "pass": password})
@@ -449,7 +459,9 @@ class LoadClient:
         ledger.wrote("posts", message, None)
         params = {"email": self.me, "message": message, "time": time.time_ns() // 1_000_000}
         answer = self.http.call("POST /putPost", params, self.token)
-        if answer:
+        if answer and answer["status"] == TOO_MANY_REQUESTS:
+            ledger.wrote("posts", message, REFUSED)
+        elif answer:
             ledger.wrote("posts", message, answer["data"]["id"])
             self.post_ids.append(answer["data"]["id"])
 
@@ -461,7 +473,9 @@ class LoadClient:
         ledger.wrote("comments", text, None)
         params = {"email": self.me, "id": self.rng.choice(self.post_ids), "comment": text}
         answer = self.http.call("POST /comment", params, self.token)
-        if answer:
+        if answer and answer["status"] == TOO_MANY_REQUESTS:
+            ledger.wrote("comments", text, REFUSED)
+        elif answer:
             ledger.wrote("comments", text, answer["data"]["id"])
 
     def set_friend(self):
@@ -515,6 +529,8 @@ def print_report(stats, login_seconds, mix_seconds):
         rows,
     )
     print(f"\nnon-2xx responses: {sum(stats.non_2xx.values())}")
+    if stats.limited:
+        print(f"refused by the limits on posts and comments (429): {dict(stats.limited)}")
     # The clients share the machine with the server: a busy machine slows both.
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} after the mix")
 
@@ -539,17 +555,21 @@ def verify_database(ledger):
         + check_friendships(ledger.friend_rounds, list(friendships))
     )
     print(
-        f"\nChecked in the database: {sum(v is not None for v in ledger.posts.values())} posts"
-        f" and {sum(v is not None for v in ledger.comments.values())} comments acknowledged,"
+        f"\nChecked in the database: {acknowledged(ledger.posts)} posts"
+        f" and {acknowledged(ledger.comments)} comments acknowledged,"
         f" {len(ledger.friend_rounds)} friendship pairs written ({contested} contested)."
     )
     return problems
 
 
+def acknowledged(sent):
+    return sum(isinstance(answer, int) for answer in sent.values())
+
+
 def check_unique_writes(kind, sent, stored):
-    """`sent` maps each unique text to the id the server acknowledged (None: no answer);
-    `stored` is the (id, text) rows holding those texts. Each text is stored at most once, and
-    an acknowledged one exactly once under its id."""
+    """`sent` maps each unique text to the id the server acknowledged (None: no answer; REFUSED:
+    a 9429); `stored` is the (id, text) rows holding those texts. Each text is stored at most
+    once, an acknowledged one exactly once under its id, a refused one not at all."""
     problems = []
     ids_by_text = defaultdict(list)
     for row_id, text in stored:
@@ -558,7 +578,9 @@ def check_unique_writes(kind, sent, stored):
         ids = ids_by_text.get(text, [])
         if len(ids) > 1:
             problems.append(f"{kind} {text!r} stored {len(ids)} times (ids {sorted(ids)})")
-        elif acknowledged_id is not None and ids != [acknowledged_id]:
+        elif acknowledged_id == REFUSED and ids:
+            problems.append(f"{kind} {text!r} refused with 9429 but stored as {ids[0]}")
+        elif acknowledged_id not in (None, REFUSED) and ids != [acknowledged_id]:
             found = f"stored as {ids[0]}" if ids else "not stored"
             problems.append(f"{kind} {text!r} acknowledged as id {acknowledged_id} but {found}")
     return problems

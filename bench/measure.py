@@ -61,6 +61,10 @@ def _is_seeded(scale):
     )
 
 
+# Posts or comments timed per author: within API.md's limits of 30 posts and 60 comments.
+WRITES_PER_AUTHOR = 25
+
+
 class Scenario:
     """One row of the table: how to make the n-th call, and the business status it expects."""
 
@@ -187,7 +191,7 @@ def scenarios(world):
             "POST /comment",
             "post",
             "/comment",
-            lambda n: {"email": demo, "id": world["post_id"], "comment": f"bench {n}"},
+            world["new_comment"],
             3007,
         ),
         Scenario(
@@ -265,15 +269,33 @@ def build_world(calls):
         rid = signing.dumps({"email": email}, salt=account_services.RID_SALT)
         return {"email": email, "rid": rid, "pass": "bench-password-123"}
 
-    # /delPost deletes, oldest first, the posts that /putPost made.
+    # API.md allows 30 posts and 60 comments per user in 10 minutes: the timed posts and comments
+    # are written by the demo user, then by other users, WRITES_PER_AUTHOR each.
+    others = User.objects.filter(is_active=True).exclude(pk=demo.pk).exclude(email__in=strangers)
+    authors = [demo, *others.order_by("pk")[: (calls + 3) // WRITES_PER_AUTHOR]]
+    author_tokens = {author.pk: AuthToken.objects.issue(author) for author in authors}
+
+    def author(written):
+        chosen = authors[written // WRITES_PER_AUTHOR % len(authors)]
+        return {"__token__": author_tokens[chosen.pk], "email": chosen.email}
+
+    # /delPost deletes, oldest first, the posts that /putPost made. Their times are milliseconds
+    # from now on, one apart, so that each names one post; all are in the past in a few seconds
+    # (API.md refuses a time more than 10 minutes ahead).
     posted = []
+    now_ms = int(time.time() * 1000)
 
     def new_post(n):
-        posted.append(4_000_000_000_000 + n)
-        return {"email": demo.email, "message": f"bench post {n}", "time": posted[-1]}
+        posted.append({**author(len(posted)), "time": now_ms + n})
+        return {**posted[-1], "message": f"bench post {n}"}
 
     def old_post(n):
-        return {"email": demo.email, "time": posted.pop(0)}
+        return posted.pop(0)
+
+    comments = itertools.count()
+
+    def new_comment(n):
+        return {**author(next(comments)), "id": post.pk, "comment": f"bench {n}"}
 
     def logout(n):
         return {"__token__": AuthToken.objects.issue(demo)}
@@ -288,6 +310,7 @@ def build_world(calls):
         "logout": logout,
         "new_post": new_post,
         "old_post": old_post,
+        "new_comment": new_comment,
         "password": DEMO_PASSWORD,
         "post_id": post.pk,
         "recent_ms": recent_ms,

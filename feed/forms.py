@@ -3,8 +3,11 @@ fails a form here is present but malformed: 9400 with the form's errors. The par
 what a client's string names before any form runs (API.md's check order)."""
 
 import re
+from datetime import timedelta
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from friends.models import Group
 
@@ -39,9 +42,26 @@ def timestamp_field(*, required=False):
     return forms.IntegerField(min_value=MIN_BIGINT, max_value=MAX_BIGINT, required=required)
 
 
+# How far ahead of the server's clock a post's `time` may be: a phone's clock runs a little fast
+# at times, but a post dated in the future would sit on top of every feed until then.
+MAX_CLOCK_AHEAD = timedelta(minutes=10)
+
+
+def epoch_milliseconds(moment):
+    return int(moment.timestamp() * 1000)
+
+
 class PostForm(forms.Form):
     message = forms.CharField(max_length=2000)
-    time = timestamp_field(required=True)
+    time = timestamp_field(required=True)  # milliseconds since the epoch (API.md)
+
+    def clean_time(self):
+        value = self.cleaned_data["time"]
+        if value > epoch_milliseconds(timezone.now() + MAX_CLOCK_AHEAD):
+            raise ValidationError(
+                "time 是毫秒时间戳，不能比服务器时间晚 10 分钟以上。", code="in_the_future"
+            )
+        return value
 
 
 class CommentForm(forms.Form):
@@ -58,7 +78,17 @@ class PublicPostsForm(forms.Form):
 
 class TimelineForm(forms.Form):
     group = forms.ChoiceField(choices=Group.choices, required=False)
+    # the cursor: the `time` and id of the last post of the page before
     before = timestamp_field()
+    before_id = forms.IntegerField(min_value=0, max_value=MAX_BIGINT, required=False)
 
     def clean_group(self):
         return self.cleaned_data["group"] or None
+
+    def clean(self):
+        """`before_id` names a post among those with the time `before`: alone it means nothing."""
+        cleaned = super().clean()
+        no_before = cleaned.get("before") is None and "before" not in self.errors
+        if cleaned.get("before_id") is not None and no_before:
+            self.add_error("before_id", "before_id 须与 before 一起给出。")
+        return cleaned

@@ -14,6 +14,7 @@ from feed import errors
 from feed.forms import parse_bigint, parse_id
 from feed.models import Comment, Post
 from friends.models import Friendship
+from socialsite.api import page_of
 from socialsite.errors import ApiError
 
 COMMENT_LIST_SIZE = 50
@@ -23,13 +24,12 @@ COMMENT_FIELDS = ("id", "post_id", "text", "created_at", "author__email", "autho
 
 
 def post_page(posts, viewer, start, limit):
-    """The page [start, start + limit) of `posts` (newest first), ready for `post_json`: author
-    selected, `comment_count` the number of comments `viewer` may see, `latest_comments` the
-    newest ≤ 50 of them (newest first; the serializer turns them around). Two queries."""
-    page = list(
-        posts.select_related("author").only(*POST_FIELDS).newest_first()[start : start + limit]
-    )
-    attach_comments(page, viewer)
+    """The page [start, start + limit) of `posts` (newest first) with `has_more`, its posts ready
+    for `post_json`: author selected, `comment_count` the number of comments `viewer` may see,
+    `latest_comments` the newest ≤ 50 of them (newest first; the serializer turns them around).
+    Two queries."""
+    page = page_of(posts.select_related("author").only(*POST_FIELDS).newest_first(), start, limit)
+    attach_comments(page.items, viewer)
     return page
 
 
@@ -71,7 +71,8 @@ class EqualsAny(Func):
 
 
 def public_posts(viewer, *, old_time=None, author_email=None, start=0, limit=20):
-    """/getPost: posts whose `time` ≥ old_time and/or by the user with `author_email`."""
+    """/getPost: a page (with `has_more`) of the posts whose `time` ≥ old_time and/or by the user
+    with `author_email`."""
     posts = Post.objects.visible_to(viewer)
     if old_time is not None:
         posts = posts.filter(time__gte=old_time)
@@ -83,24 +84,39 @@ def public_posts(viewer, *, old_time=None, author_email=None, start=0, limit=20)
     return post_page(posts, viewer, start, limit)
 
 
-def friend_posts(viewer, *, group=None, before=None, start=0, limit=20):
-    """/get_friend_post: posts by the users in `viewer`'s list (one group of it with `group`),
-    older than `before` when given. SQLite sorts all the listed authors' posts (it has no
-    arrays); PostgreSQL reads at most start + limit posts of each author."""
+def older_than(before, before_id):
+    """The timeline's cursor: posts after the post (`before`, `before_id`) in the order newest
+    first by time, then id — `time` < before, or `time` = before and id < before_id; `before`
+    alone: `time` < before. The redundant `time <= before` makes the cursor the start of an index
+    range; as a filter alone the OR would read every newer post before the page."""
+    if before is None:
+        return Q()
+    if before_id is None:
+        return Q(time__lt=before)
+    return Q(time__lte=before) & (Q(time__lt=before) | Q(time=before, pk__lt=before_id))
+
+
+def friend_posts(viewer, *, group=None, before=None, before_id=None, start=0, limit=20):
+    """/get_friend_post: a page (with `has_more`) of the posts by the users in `viewer`'s list (one
+    group of it with `group`), after the cursor `before`, `before_id` when given (which replaces
+    `start`). SQLite sorts all the listed authors' posts (it has no arrays); PostgreSQL reads at
+    most start + limit + 1 posts of each author."""
+    if before is not None:
+        start = 0  # API.md: given a cursor, `start` is ignored
     listed = Friendship.objects.filter(owner=viewer)
     if group is not None:
         listed = listed.filter(group=group)
-    period = Q() if before is None else Q(time__lt=before)
+    period = older_than(before, before_id)
     posts = Post.objects.visible_to(viewer).filter(period)
     if connection.vendor == "postgresql":
-        # The page is among each listed author's newest start + limit posts that are not hidden:
-        # one short range of post_author_time per author; the authors' own conditions (active,
-        # not blocked) apply once, below. Left to itself the planner walks post_time through
-        # everyone's posts, which reads the whole site when one's friends are quiet. The
-        # candidates are matched with `id = ANY(ARRAY(...))`, so they are fetched by primary key
-        # whatever the planner guesses of their number.
+        # The page and the post after it (has_more) are among each listed author's newest
+        # start + limit + 1 posts that are not hidden: one short range of post_author_time per
+        # author; the authors' own conditions (active, not blocked) apply once, below. Left to
+        # itself the planner walks post_time through everyone's posts, which reads the whole site
+        # when one's friends are quiet. The candidates are matched with `id = ANY(ARRAY(...))`,
+        # so they are fetched by primary key whatever the planner guesses of their number.
         newest = Post.objects.filter(period, author=OuterRef("friend"), is_hidden=False)
-        newest = newest.newest_first().values("pk")[: start + limit]
+        newest = newest.newest_first().values("pk")[: start + limit + 1]
         candidates = listed.annotate(post=Func(ArraySubquery(newest), function="unnest"))
         posts = posts.filter(EqualsAny(F("pk"), ArraySubquery(candidates.values("post"))))
     else:
@@ -109,14 +125,16 @@ def friend_posts(viewer, *, group=None, before=None, start=0, limit=20):
 
 
 def comment_page(viewer, post, start=0, limit=20):
-    """/get_comments: the comments of `post` that `viewer` may see, oldest first."""
-    return list(
+    """/get_comments: a page (with `has_more`) of the comments of `post` that `viewer` may see,
+    oldest first."""
+    comments = (
         Comment.objects.visible_to(viewer)
         .filter(post=post)
         .select_related("author")
         .only(*COMMENT_FIELDS)
-        .order_by("created_at", "id")[start : start + limit]
+        .order_by("created_at", "id")
     )
+    return page_of(comments, start, limit)
 
 
 def post_by_id(posts, raw_id):
@@ -134,10 +152,12 @@ def post_visible_to(viewer, raw_id):
     return post
 
 
-def post_by_author(email, *, post_id=None, time=None):
-    """/delPost: the visible post of the user with `email` named by its id and/or its client
-    timestamp (with both, both must match); 3004 when there is none. Among posts sharing a
-    timestamp the latest one is meant, so that a retried delete removes one post at a time."""
+def post_by_author(viewer, email, *, post_id=None, time=None):
+    """/delPost: the post `viewer` may see of the user with `email`, named by its id and/or its
+    client timestamp (with both, both must match); 3004 when there is none. A post hidden from
+    `viewer` by a block gets 3004 too, not the 9403 of another's visible post: that answer would
+    tell the viewer that it is there. Among posts sharing a timestamp the latest one is meant,
+    so that a retried delete removes one post at a time."""
     conditions = {"author__email": normalize_email(email)}
     if post_id is not None:
         conditions["pk"] = parse_id(post_id)
@@ -145,7 +165,7 @@ def post_by_author(email, *, post_id=None, time=None):
         conditions["time"] = parse_bigint(time)
     if None in conditions.values():  # not a number
         raise ApiError(errors.NO_SUCH_POST_OF_USER)
-    post = Post.objects.visible().filter(**conditions).order_by("-id").first()
+    post = Post.objects.visible_to(viewer).filter(**conditions).order_by("-id").first()
     if post is None:
         raise ApiError(errors.NO_SUCH_POST_OF_USER)
     return post

@@ -11,8 +11,21 @@ from accounts.services import deactivatable_by, deactivate_users
 from feed import errors
 from feed.forms import CommentForm, PostForm, ReportForm
 from feed.models import Post, Report
+from socialsite import ratelimit
 from socialsite.api import validate
 from socialsite.errors import ApiError
+
+# API.md: more than 30 posts, or 60 comments, per user in 10 minutes → 9429. The views check them
+# first; a post or comment is counted when it is stored.
+POST_LIMIT = ratelimit.ActionLimit("posts", limit=30, window=10 * 60)
+COMMENT_LIMIT = ratelimit.ActionLimit("comments", limit=60, window=10 * 60)
+
+
+def _serialize_writes_of(user):
+    """Lock `user`'s row until the transaction ends, so that their concurrent posts (or comments)
+    are counted one after the other and cannot each find room for one more. A key-share lock
+    (the foreign keys' own) does not wait for it."""
+    list(User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk"))
 
 
 def put_post(author, *, message, time):
@@ -21,9 +34,11 @@ def put_post(author, *, message, time):
     validate(form)
     try:
         with transaction.atomic():
+            _serialize_writes_of(author)
             post = Post.objects.create(
                 author=author, msg=form.cleaned_data["message"], time=form.cleaned_data["time"]
             )
+            POST_LIMIT.count(author.pk)  # a refusal rolls the post back
     except IntegrityError:  # the author was deleted meanwhile
         raise ApiError(errors.INVALID_POST) from None
     post.comment_count = 0
@@ -46,7 +61,10 @@ def comment(post, author, text):
     validate(form)
     try:
         with transaction.atomic():
-            return post.comments.create(author=author, text=form.cleaned_data["comment"])
+            _serialize_writes_of(author)
+            stored = post.comments.create(author=author, text=form.cleaned_data["comment"])
+            COMMENT_LIMIT.count(author.pk)  # a refusal rolls the comment back
+            return stored
     except IntegrityError:  # the post was deleted meanwhile
         raise ApiError(errors.NO_SUCH_POST) from None
 

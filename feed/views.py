@@ -18,6 +18,7 @@ def require_text(value, missing):
 
 @api(("POST",), takes_images=True)
 def put_post(request, params):
+    services.POST_LIMIT.check(request.api_user.pk)
     email, message, time = params.require("email", "message", "time", missing=errors.INVALID_POST)
     require_text(message, errors.INVALID_POST)
     if not is_integer(time):
@@ -33,14 +34,16 @@ def get_post(request, params):
         raise ApiError(errors.MISSING_POST_FILTER)
     old_time = params.clean(PublicPostsForm)["oldTime"]
     start, limit = read_page(params)
-    posts = queries.public_posts(
+    page = queries.public_posts(
         request.api_user,
         old_time=old_time,
         author_email=params.get("email"),
         start=start,
         limit=limit,
     )
-    return envelope(3002, "成功", data=[post_json(post) for post in posts])
+    return envelope(
+        3002, "成功", data=[post_json(post) for post in page.items], has_more=page.has_more
+    )
 
 
 @api(("GET", "POST"))
@@ -48,7 +51,9 @@ def del_post(request, params):
     (email,) = params.require("email", missing=errors.MISSING_PARAMS)
     if "id" not in params and "time" not in params:
         raise ApiError(errors.MISSING_PARAMS)
-    post = queries.post_by_author(email, post_id=params.get("id"), time=params.get("time"))
+    post = queries.post_by_author(
+        request.api_user, email, post_id=params.get("id"), time=params.get("time")
+    )
     require_owner(request, email, unknown=errors.NO_SUCH_POST_OF_USER)
     services.delete_post(post)
     return envelope(3005, "删除成功")
@@ -56,6 +61,7 @@ def del_post(request, params):
 
 @api(("POST",))
 def comment(request, params):
+    services.COMMENT_LIMIT.check(request.api_user.pk)
     text = require_text(params.get("comment"), errors.EMPTY_COMMENT)
     (email,) = params.require("email", missing=errors.MISSING_COMMENTER)
     (post_id,) = params.require("id", missing=errors.MISSING_POST_ID)
@@ -70,8 +76,9 @@ def get_comments(request, params):
     (post_id,) = params.require("id", missing=errors.NO_SUCH_POST)
     post = queries.post_visible_to(request.api_user, post_id)
     start, limit = read_page(params)
-    comments = queries.comment_page(request.api_user, post, start, limit)
-    return envelope(3002, "成功", data=[comment_json(comment) for comment in comments])
+    page = queries.comment_page(request.api_user, post, start, limit)
+    data = [comment_json(comment) for comment in page.items]
+    return envelope(3002, "成功", data=data, has_more=page.has_more)
 
 
 @api(("GET",), replica_reads=True)
@@ -79,10 +86,12 @@ def get_friend_post(request, params):
     viewer = owner_named_by(request, params, missing=errors.INVALID_POST)
     filters = params.clean(TimelineForm)
     start, limit = read_page(params)
-    posts = queries.friend_posts(
-        viewer, group=filters["group"], before=filters["before"], start=start, limit=limit
-    )
-    return envelope(3002, "成功", data=[post_json(post) for post in posts])
+    page = queries.friend_posts(viewer, **filters, start=start, limit=limit)
+    last = page.items[-1] if page.has_more else None
+    # the cursor of the next page: following it never skips nor repeats a post (API.md)
+    following = last and {"before": last.time, "before_id": last.pk}
+    data = [post_json(post) for post in page.items]
+    return envelope(3002, "成功", data=data, has_more=page.has_more, next=following)
 
 
 @api(("POST",))

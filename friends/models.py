@@ -34,6 +34,14 @@ class FriendshipQuerySet(models.QuerySet):
         """Entries whose friend has not been deactivated by staff (API.md: hidden everywhere)."""
         return self.filter(friend__is_active=True)
 
+    def mutual(self):
+        """Entries whose friend lists the owner back (a mutual friendship): an EXISTS of the
+        reverse row, one lookup of the unique (owner, friend) index each."""
+        lists_back = Friendship.objects.filter(
+            owner=models.OuterRef("friend"), friend=models.OuterRef("owner")
+        )
+        return self.filter(models.Exists(lists_back))
+
     def entry(self, owner, friend):
         """`owner`'s entry for `friend`, with `mutual`: whether `friend` lists `owner` too.
         None when `owner` does not list them."""

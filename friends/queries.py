@@ -6,7 +6,11 @@ stages, as recommenders are built: candidate generation picks a bounded pool wit
 scans (friends of friends; users among the newest accounts who share a tag, have the same
 flike or match a searched-for interest; the newest users), then one query ranks the pool
 exactly. Ranking everyone would cost a scan of all users per call, growing with the site; the
-pool keeps the cost flat."""
+pool keeps the cost flat.
+
+Friends of friends go only through mutual friendships, on both sides (API.md, /recommend): a
+one-way add needs no consent, so a list that counted it would show anyone whom the added user
+lists."""
 
 from django.db.models import (
     Case,
@@ -25,6 +29,7 @@ from django.db.models.lookups import IContains
 
 from accounts.models import User
 from friends.models import Friendship, InterestTag, SearchField, SearchInterest, UserInterest
+from socialsite.api import page_of
 
 
 def friend_list(owner):
@@ -57,7 +62,8 @@ def search_queryset(viewer, *, femail="", username="", sex="", like="", flike=""
 
 
 def search_page(viewer, filters, *, start, limit):
-    return list(search_queryset(viewer, **filters)[start : start + limit])
+    """A page of /get_data (with `has_more`)."""
+    return page_of(search_queryset(viewer, **filters), start, limit)
 
 
 # /recommend
@@ -116,13 +122,15 @@ def pool_tags(viewer):
     return InterestTag.objects.filter(Q(pk__in=own) | Exists(searched)).values("pk")
 
 
-def candidate_ids(viewer, viewer_list):
+def candidate_ids(viewer, viewer_list, viewer_mutuals):
     """Stage one: a bounded set of user ids from four index range scans, one per signal and the
     newest users. Four queries, not one: PostgreSQL cannot turn an OR of IN-subqueries into
     index lookups and would scan every user instead."""
-    friends_of_friends = Friendship.objects.filter(owner__in=viewer_list).values_list(
-        "friend", flat=True
-    )[:FRIENDS_OF_FRIENDS]
+    friends_of_friends = (
+        Friendship.objects.mutual()
+        .filter(owner__in=viewer_mutuals)
+        .values_list("friend", flat=True)[:FRIENDS_OF_FRIENDS]
+    )
     # The (tag, user) index gives each tag's users by id, so "among the newest accounts" is a
     # range per tag, however many users the tag has overall.
     sharing_a_tag = (
@@ -153,13 +161,16 @@ def ranked_candidates(viewer):
     `shared_tags`, `search_matches`, `same_flike`, `mutual_friends` and `score`, best first,
     newest account first among equals."""
     viewer_tags = UserInterest.objects.filter(user=viewer).values("tag")
-    viewer_list = Friendship.objects.filter(owner=viewer).with_active_friend().values("friend")
+    listed = Friendship.objects.filter(owner=viewer).with_active_friend()
+    viewer_list, viewer_mutuals = listed.values("friend"), listed.mutual().values("friend")
     shared_tags = UserInterest.objects.filter(user=OuterRef("pk"), tag__in=viewer_tags)
-    # Friends of friends: the candidate is listed by someone the viewer lists.
-    mutual_friends = Friendship.objects.filter(friend=OuterRef("pk"), owner__in=viewer_list)
+    # Mutual friends: users with whom the viewer and the candidate each have a mutual friendship.
+    mutual_friends = Friendship.objects.mutual().filter(
+        friend=OuterRef("pk"), owner__in=viewer_mutuals
+    )
     return (
         User.objects.visible_to(viewer)
-        .filter(pk__in=candidate_ids(viewer, viewer_list))
+        .filter(pk__in=candidate_ids(viewer, viewer_list, viewer_mutuals))
         .exclude(pk=viewer.pk)
         .exclude(pk__in=viewer_list)
         .annotate(
@@ -211,7 +222,10 @@ def reasons(user, tag_names):
 
 
 def recommend(viewer, *, start, limit):
-    """One page of recommendations: [(user, score, reasons)], in two queries."""
-    page = list(ranked_candidates(viewer)[start : start + limit])
-    tag_names = shared_tag_names(viewer, page)
-    return [(user, user.score, reasons(user, tag_names[user.pk])) for user in page]
+    """One page of recommendations, items (user, score, reasons), with `has_more`; the
+    candidates and the ranking in the queries of `ranked_candidates`, the page's tag names in
+    one more."""
+    page = page_of(ranked_candidates(viewer), start, limit)
+    tag_names = shared_tag_names(viewer, page.items)
+    ranked = [(user, user.score, reasons(user, tag_names[user.pk])) for user in page.items]
+    return page._replace(items=ranked)

@@ -101,7 +101,7 @@ def remember_search_interests(user, *, like=None, flike=None):
 
 
 def search_and_remember(viewer, filters, *, start, limit):
-    """/get_data: one page of the search; its `like`/`flike` terms are remembered for
-    /recommend."""
+    """/get_data: one page of the search (with `has_more`); its `like`/`flike` terms are
+    remembered for /recommend."""
     remember_search_interests(viewer, like=filters["like"], flike=filters["flike"])
     return queries.search_page(viewer, filters, start=start, limit=limit)

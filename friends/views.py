@@ -102,17 +102,18 @@ def get_data(request, params):
     caller = require_owner(request, email, unknown=errors.MISSING_SEARCH_PARAMS)
     start, limit = read_page(params)
     filters = params.clean(SearchForm)
-    users = services.search_and_remember(caller, filters, start=start, limit=limit)
-    return envelope(1008, "得到了相应的数据", data=[profile_json(user, request) for user in users])
+    page = services.search_and_remember(caller, filters, start=start, limit=limit)
+    data = [profile_json(user, request) for user in page.items]
+    return envelope(1008, "得到了相应的数据", data=data, has_more=page.has_more)
 
 
 @api(("GET",), replica_reads=True)
 def recommend(request, params):
     caller = owner_named_by(request, params, missing=errors.MISSING_SEARCH_PARAMS)
     start, limit = read_page(params)
-    ranked = queries.recommend(caller, start=start, limit=limit)
+    page = queries.recommend(caller, start=start, limit=limit)
     data = [
         {**profile_json(user, request), "score": score, "reasons": reasons}
-        for user, score, reasons in ranked
+        for user, score, reasons in page.items
     ]
-    return envelope(1008, "得到了相应的数据", data=data)
+    return envelope(1008, "得到了相应的数据", data=data, has_more=page.has_more)

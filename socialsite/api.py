@@ -4,6 +4,7 @@ function that turns any exception into it), parameter reading and the `@api` dec
 
 import functools
 import json
+from typing import NamedTuple
 
 from django import forms
 from django.conf import settings
@@ -191,6 +192,20 @@ def read_page(params):
     """(start, limit) from `start`/`limit`: defaults 0 and 20, limit clamped to 100."""
     page = params.clean(PageForm)
     return page["start"], page["limit"]
+
+
+class Page(NamedTuple):
+    """One page of a list: its items, and `has_more` (1 when items follow it; API.md, "Paging")."""
+
+    items: list
+    has_more: int
+
+
+def page_of(rows, start, limit):
+    """The page [start, start + limit) of `rows` (a queryset, or a list), read with one row more:
+    whether that row exists is `has_more`, in the same query, without a COUNT."""
+    found = list(rows[start : start + limit + 1])
+    return Page(found[:limit], int(len(found) > limit))
 
 
 def client_ip(request):

@@ -1,13 +1,19 @@
 """Limits and counters kept in the shared cache, so that they hold across all worker processes."""
 
 import hashlib
+import logging
 import math
 import time
+from contextlib import contextmanager
 
 from django.core.cache import cache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from socialsite import errors
 from socialsite.errors import ApiError
+
+logger = logging.getLogger("socialsite.api")
 
 
 def _key(kind, name, ident):
@@ -85,3 +91,55 @@ def refuse_after_failures(name, ident, *, limit, window):
 
 def clear_failures(name, ident):
     cache.delete(_key("fail", name, ident))
+
+
+class ActionLimit:
+    """At most `limit` accepted actions (posts, comments) per `ident` in any `window` seconds: a
+    sliding window over the moments of the last `limit` accepted actions, kept under one key.
+
+    `check` refuses early (API.md's check order puts rate limits before the missing parameters)
+    and counts nothing; `count` counts an action when it is stored and refuses when there is no
+    room left. The key is read and written again, which the cache does not make atomic, so
+    `count` must run while the writes of `ident` are serialized (its caller holds a lock on the
+    user's row): two concurrent actions then never both see room for one.
+
+    Unlike the limits above, these are no security check that must fail closed (API.md lists the
+    endpoints that answer 9503 without the cache): while Redis cannot be reached the actions go
+    through uncounted, and a warning is logged."""
+
+    def __init__(self, name, *, limit, window):
+        self.name, self.limit, self.window = name, limit, window
+
+    def _recent(self, ident, now):
+        moments = cache.get(_key("actions", self.name, ident), [])
+        return [moment for moment in moments if moment > now - self.window]
+
+    def _refuse_when_full(self, moments, now):
+        if len(moments) >= self.limit:
+            # room for one more when the oldest of the last `limit` leaves the window
+            raise _too_many(moments[-self.limit] + self.window - now)
+
+    def check(self, ident):
+        """9429 with Retry-After when `ident` has no room for one more action; counts nothing."""
+        with self._skipped_while_the_cache_is_down():
+            now = time.time()
+            self._refuse_when_full(self._recent(ident, now), now)
+
+    def count(self, ident):
+        """Count one accepted action of `ident`, or 9429 when there is no room for it."""
+        with self._skipped_while_the_cache_is_down():
+            now = time.time()
+            moments = self._recent(ident, now)
+            self._refuse_when_full(moments, now)
+            kept = [*moments, now][-self.limit :]
+            # a second more: the database cache rounds expiry times down to the second
+            cache.set(_key("actions", self.name, ident), kept, math.ceil(self.window) + 1)
+
+    @contextmanager
+    def _skipped_while_the_cache_is_down(self):
+        try:
+            yield
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            logger.warning(
+                "Action limit %r not applied, the cache is unreachable: %r", self.name, exc
+            )

@@ -1,9 +1,11 @@
 """Posts, comments and reports: /putPost, /getPost, /delPost, /comment, /get_comments, /report."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from feed.models import Comment, Post, Report
 from tests.factories import COMMENT_KEYS, FORBIDDEN, POST_KEYS, block, make_comments, make_post
@@ -98,6 +100,37 @@ class TestPutPost:
         )
         assert response.status_code == 400
         assert "time" in response.json()["errors"]
+
+    @pytest.mark.parametrize(
+        "moment",
+        [
+            lambda now: now + timedelta(minutes=11),
+            lambda now: now + timedelta(days=1),
+            lambda now: datetime(2500, 1, 1, tzinfo=dt_timezone.utc),
+        ],
+        ids=["11 minutes ahead", "a day ahead", "year 2500"],
+    )
+    def test_a_time_more_than_10_minutes_ahead_is_9400(self, api, user, moment):
+        """The attack: a post dated in the year 2500 sat on top of every feed."""
+        moment = moment(timezone.now())
+        data = {"email": user.email, "message": "top", "time": int(moment.timestamp() * 1000)}
+        response = api.post("/putPost", data)
+        assert response.status_code == 400
+        body = response.json()
+        assert (body["status"], list(body["errors"])) == (9400, ["time"])
+        assert not Post.objects.exists()
+
+    def test_a_time_up_to_10_minutes_ahead_or_in_the_past_is_a_post(self, api):
+        now_ms = int(timezone.now().timestamp() * 1000)
+        for time in (now_ms + 9 * 60 * 1000, now_ms, 1, 0):
+            data = {"email": "alice@example.com", "message": f"at {time}", "time": time}
+            assert api.post("/putPost", data).json()["status"] == 3001
+        assert sorted(Post.objects.values_list("time", flat=True)) == [
+            0,
+            1,
+            now_ms,
+            now_ms + 9 * 60 * 1000,
+        ]
 
     def test_needs_a_token_and_post(self, anon, api):
         response = anon.post("/putPost", {"email": "alice@example.com", "message": "hi", "time": 1})
@@ -272,6 +305,24 @@ class TestDelPost:
         # not-found codes come before ownership
         assert api.get("/delPost", {"email": bob.email, "time": 4}).json()["status"] == 3004
         assert api.get("/delPost", {"email": "x@example.com", "time": 3}).json()["status"] == 3004
+
+    @pytest.mark.parametrize("blocker", ["author", "caller"])
+    def test_a_post_hidden_by_a_block_is_no_post(self, api, user, bob, blocker):
+        """The attack: by id or time, a 9403 told the caller that the author, who blocked them
+        (or whom they blocked), has a post there; 3004 is what a post that is not there gets."""
+        post = make_post(bob, time=3)
+        if blocker == "author":
+            block(bob, user)
+        else:
+            block(user, bob)
+        for params in ({"id": post.pk}, {"time": 3}, {"id": post.pk, "time": 3}):
+            response = api.get("/delPost", {"email": bob.email, **params})
+            assert response.status_code == 200
+            assert response.json() == {"status": 3004, "msg": "无此数据"}
+            assert api.post("/delPost", {"email": bob.email, **params}).json()["status"] == 3004
+        nothing_there = api.get("/delPost", {"email": bob.email, "id": post.pk + 1})
+        assert nothing_there.json() == {"status": 3004, "msg": "无此数据"}
+        assert Post.objects.filter(pk=post.pk).exists()
 
     @pytest.mark.parametrize("email", ["\x00", "alice@example.com\x00"])
     def test_an_email_with_a_nul_names_nobody(self, api, user, email):

@@ -2,6 +2,7 @@
 (the load itself runs from make, not in the suite)."""
 
 from bench.loadtest import (
+    REFUSED,
     Ledger,
     check_friendships,
     check_unique_writes,
@@ -33,6 +34,13 @@ def test_a_lost_write_is_reported():
 def test_a_write_stored_under_another_id_is_reported():
     assert check_unique_writes("comment", {"a": 1}, [(7, "a")]) == [
         "comment 'a' acknowledged as id 1 but stored as 7"
+    ]
+
+
+def test_a_write_refused_by_the_limits_must_not_be_stored():
+    sent = {"a": 1, "limited": REFUSED, "limited, stored": REFUSED}
+    assert check_unique_writes("post", sent, [(1, "a"), (2, "limited, stored")]) == [
+        "post 'limited, stored' refused with 9429 but stored as 2"
     ]
 
 

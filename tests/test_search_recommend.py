@@ -223,28 +223,31 @@ class TestRecommend:
         user.like = "篮球 音乐 电影"
         user.flike = "运动"
         user.save()
-        # alice lists f1 and f2; their lists give the friends of friends.
+        # alice and f1, f2 list each other; their mutual friendships give the friends of
+        # friends (alice among them: she is never recommended herself).
         f1 = joined(make_user(email="f1@example.com", like="篮球 音乐 电影"), 30)
         f2 = joined(make_user(email="f2@example.com"), 30)
-        services.set_friend(user, f1, "1")
-        services.set_friend(user, f2, "2")
+        for friend, group in ((f1, "1"), (f2, "2")):
+            services.set_friend(user, friend, group)
+            services.set_friend(friend, user, "1")
         # alice searched for 摄影 (remembered for recommendations).
         emails(api.get("/get_data", {"email": user.email, "start": 0, "limit": 1, "like": "摄影"}))
         a = joined(make_user(email="a@example.com", like="篮球、音乐"), 10)  # 2 tags: 6
         h = joined(make_user(email="h@example.com", like="音乐,篮球,跑步"), 5)  # 6, newer
         b = joined(make_user(email="b@example.com", like="风景摄影"), 9)  # search 2 + mutual 2
-        services.set_friend(f1, b, "1")
-        services.set_friend(f2, b, "3")
+        for friend in (f1, f2):
+            services.set_friend(friend, b, "1")
+            services.set_friend(b, friend, "3")
         d = joined(make_user(email="d@example.com", like="电影"), 8)  # 1 tag: 3
         c = joined(make_user(email="c@example.com", flike="运动"), 7)  # flike 1 + mutual 1
         services.set_friend(f1, c, "4")
+        services.set_friend(c, f1, "4")
         g = joined(make_user(email="g@example.com"), 6)  # 0, older
         e = joined(make_user(email="e@example.com"), 1)  # 0, newest
         blocked = joined(make_user(email="x@example.com", like="篮球 音乐 电影"), 2)
         services.block(blocked, user)
         gone = joined(make_user(email="y@example.com", like="篮球 音乐 电影"), 2)
         User.objects.filter(pk=gone.pk).update(is_active=False)
-        services.set_friend(f1, user, "1")  # alice herself is never recommended
 
         ranked = self.recommend(api)
         assert [(p["email"], p["score"]) for p in ranked] == [
@@ -315,6 +318,54 @@ class TestRecommend:
         response = api.get("/recommend", {"email": "alice@example.com", "limit": "many"})
         assert body(response, 400)["status"] == 9400
 
+    def test_a_one_way_add_reveals_nothing_of_the_added_users_list(
+        self, api, client_for, user, bob, carol, make_user
+    ):
+        """The attack: alice adds bob (no consent needed), then reads her recommendations to
+        learn whom bob lists, although bob's list is his own (/get_friends answers 9403)."""
+        dave = make_user(email="dave@example.com")
+        bob_api = client_for(bob)
+        for friend in (carol, dave):  # bob's mutual friendships
+            assert body(bob_api.get("/set_friend", self.add(bob, friend)))["status"] == 5003
+            assert body(client_for(friend).get("/set_friend", self.add(friend, bob)))["status"] == (
+                5003
+            )
+        # Newer accounts, so that carol and dave are not among the newest users anyway.
+        User.objects.bulk_create(User(email=f"bulk{n}@example.com") for n in range(120))
+        assert body(api.get("/set_friend", self.add(user, bob)))["status"] == 5003
+        assert body(api.get("/get_friends", {"email": bob.email}), 403) == FORBIDDEN
+
+        everyone = self.recommend(api, limit=100) + self.recommend(api, start=100, limit=100)
+        newest = User.objects.order_by("-date_joined", "-id").values_list("email", flat=True)
+        # the newest accounts (the candidates of someone without interests), nobody else
+        assert [p["email"] for p in everyone] == list(newest[:100])
+        assert {p["email"] for p in everyone}.isdisjoint({carol.email, dave.email})
+        assert all(p["score"] == 0 and p["reasons"] == [] for p in everyone)
+
+    def test_mutual_friends_count_only_mutual_friendships_on_both_sides(
+        self, api, user, bob, carol, make_user
+    ):
+        dave, erin, fay, gil = (
+            make_user(email=f"{name}@example.com") for name in ("dave", "erin", "fay", "gil")
+        )
+        services.set_friend(user, bob, "1")
+        services.set_friend(bob, user, "1")  # alice and bob: mutual
+        services.set_friend(user, erin, "1")  # alice lists erin, erin does not list her
+        for friend in (carol, dave):  # erin and bob both mutual with carol and dave
+            for middle in (bob, erin):
+                services.set_friend(middle, friend, "2")
+                services.set_friend(friend, middle, "2")
+        services.set_friend(bob, fay, "3")  # bob lists fay, fay does not list him
+        services.set_friend(gil, bob, "3")  # gil lists bob, bob does not list him
+        ranked = {p["email"]: (p["score"], p["reasons"]) for p in self.recommend(api)}
+        # only bob is a mutual friend of alice's, so each counts one, not two; fay and gil none
+        assert ranked[carol.email] == ranked[dave.email] == (1, ["1 位共同好友"])
+        assert ranked[fay.email] == ranked[gil.email] == (0, [])
+
+    @staticmethod
+    def add(owner, friend):
+        return {"email": owner.email, "femail": friend.email, "group": "3"}
+
     @pytest.mark.parametrize("count", [1, 50])
     def test_query_count_does_not_grow(
         self, api, user, make_user, count, django_assert_max_num_queries
@@ -323,8 +374,10 @@ class TestRecommend:
         user.save()
         for number in range(count):
             friend = make_user(like="篮球 音乐")
-            services.set_friend(user, friend, "1")
-            services.set_friend(friend, make_user(like=f"电影 摄影 t{number}"), "2")
+            friend_of_friend = make_user(like=f"电影 摄影 t{number}")
+            for owner, listed in ((user, friend), (friend, friend_of_friend)):
+                services.set_friend(owner, listed, "1")
+                services.set_friend(listed, owner, "2")
         # token lookup, token last-used update, four candidate sources, the ranking, the
         # page's shared tag names
         with django_assert_max_num_queries(8):

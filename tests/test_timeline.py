@@ -2,6 +2,7 @@
 every feed list (/getPost, /get_friend_post, /get_comments)."""
 
 import json
+import re
 
 import pytest
 from django.db import connection
@@ -72,6 +73,62 @@ class TestFriendPost:
         assert [post["time"] for post in older] == [119, 118, 117, 116, 115]
         assert timeline(api, email=user.email, before=100) == []
 
+    def test_has_more_and_next_tell_whether_and_where_the_list_goes_on(self, api, user, friends):
+        Post.objects.bulk_create(Post(author=friends[0], time=t, msg="m") for t in range(14))
+
+        def page(**params):
+            return api.get("/get_friend_post", {"email": user.email, **params}).json()
+
+        first = page(limit=7)
+        last = first["data"][-1]
+        assert (first["has_more"], first["next"]) == (1, {"before": 7, "before_id": last["id"]})
+        second = page(limit=7, **first["next"])
+        assert [post["time"] for post in second["data"]] == [6, 5, 4, 3, 2, 1, 0]
+        assert (second["has_more"], second["next"]) == (0, None)  # exactly full, and the end
+        assert (page(limit=14)["has_more"], page(limit=15)["has_more"]) == (0, 0)
+        assert page(limit=13)["has_more"] == 1
+
+    def test_following_next_gets_every_post_once_though_many_share_a_time(self, api, user, friends):
+        """The attack on the old cursor: a client scrolling with before=<time of the page's last
+        post> lost every post that shared that time with it and came after it."""
+        Post.objects.bulk_create(
+            Post(author=friends[number % 3], time=time, msg="m")
+            for number, time in enumerate([600] * 5 + [500] * 45 + [400] * 5 + [500] * 5)
+        )
+        newest_first = list(Post.objects.order_by("-time", "-id").values_list("pk", flat=True))
+        seen, params, pages = [], {"email": user.email, "limit": 7}, 0
+        while True:
+            body = api.get("/get_friend_post", params).json()
+            seen += ids(body["data"])
+            pages += 1
+            if not body["has_more"]:
+                break
+            params = {"email": user.email, "limit": 7, **body["next"]}
+        assert body["next"] is None
+        assert seen == newest_first  # every post, once, in order
+        assert pages == 9  # 60 posts, 7 a page
+
+    def test_the_cursor_neither_skips_nor_repeats_when_posts_arrive_meanwhile(
+        self, api, user, friends
+    ):
+        Post.objects.bulk_create(Post(author=friends[0], time=10, msg="m") for _ in range(6))
+        first = api.get("/get_friend_post", {"email": user.email, "limit": 3}).json()
+        newer = make_post(friends[1], time=10)  # the same time, a higher id: above the cursor
+        make_post(friends[2], time=11)
+        rest = api.get("/get_friend_post", {"email": user.email, "limit": 3, **first["next"]})
+        older = Post.objects.exclude(pk=newer.pk).filter(time=10).order_by("-id")
+        assert ids(first["data"]) + ids(rest.json()["data"]) == [p.pk for p in older]
+
+    def test_given_a_cursor_start_is_ignored(self, api, user, friends):
+        posts = [make_post(friends[0], time=5) for _ in range(4)]
+        cursor = {"before": 5, "before_id": posts[2].pk}
+        for start in (0, 1, 100):
+            page = timeline(api, email=user.email, start=start, **cursor)
+            assert ids(page) == [posts[1].pk, posts[0].pk]
+        assert ids(timeline(api, email=user.email, before=6, start=3)) == ids(
+            timeline(api, email=user.email, before=6)
+        )
+
     def test_limit_is_clamped_to_100(self, api, user, friends):
         Post.objects.bulk_create(Post(author=friends[0], time=t, msg="m") for t in range(101))
         assert len(timeline(api, email=user.email, limit=500)) == 100
@@ -112,6 +169,11 @@ class TestFriendPost:
             ({"group": "5"}, "group"),
             ({"group": "特别关心"}, "group"),
             ({"before": "yesterday"}, "before"),
+            ({"before": "1.5"}, "before"),
+            ({"before": "5", "before_id": "5f1d7a9e8b3c2a1d4e5f6a7b"}, "before_id"),
+            ({"before": "5", "before_id": "1.5"}, "before_id"),
+            ({"before": "5", "before_id": "-1"}, "before_id"),
+            ({"before_id": "3"}, "before_id"),  # a post's id among those of one time
             ({"limit": "-1"}, "limit"),
         ],
     )
@@ -209,6 +271,16 @@ class TestQueryBudget:
         assert len(data) == min(size["post_count"], 100)
         assert sum(post["comment_count"] for post in data) == size["comment_count"]
 
+    def test_friend_post_after_a_cursor(self, api, user, size, django_assert_max_num_queries):
+        populate(user, **size)
+        newest = Post.objects.order_by("-time", "-id").first()
+        cursor = {"before": newest.time, "before_id": newest.pk}
+        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+            body = api.get("/get_friend_post", {"email": user.email, "limit": 100, **cursor})
+        data = body.json()["data"]
+        assert len(data) == min(size["post_count"] - 1, 100)
+        assert newest.pk not in ids(data)
+
     def test_get_post(self, api, user, size, django_assert_max_num_queries):
         populate(user, **size)
         with django_assert_max_num_queries(LIST_QUERY_BUDGET):
@@ -274,6 +346,7 @@ class TestPlans:
         [
             ("/get_friend_post", {"email": "alice@example.com"}),
             ("/get_friend_post", {"email": "alice@example.com", "group": "1", "before": 2}),
+            ("/get_friend_post", {"email": "alice@example.com", "before": 2, "before_id": 10**9}),
             ("/getPost", {"email": "alice@example.com"}),
             ("/getPost", {"oldTime": 2000}),
         ],
@@ -284,8 +357,33 @@ class TestPlans:
             assert "SEARCH feed_post USING INDEX post_" in plan, plan
             assert "SCAN feed_post" not in plan, plan
             return
-        # 3 authors × the page of 20, and the page itself
-        assert posts_read(plan[0]["Plan"]) <= 3 * 20 + 20, json.dumps(plan, indent=1)
+        # 3 authors × (the page of 20 and one more, for has_more), and the page itself
+        assert posts_read(plan[0]["Plan"]) <= 3 * 21 + 21, json.dumps(plan, indent=1)
+
+    def test_a_cursor_deep_in_a_busy_friends_posts_reads_about_a_page(self, api, user, friends):
+        """The cursor is where the index range starts: a page far down one friend's many posts
+        (four to a time) reads that page, not every newer post of theirs first."""
+        count = BUSY_POSTS if connection.vendor == "postgresql" else 400
+        Post.objects.bulk_create(
+            Post(author=friends[0], time=1000 + number // 4, msg="m") for number in range(count)
+        )
+        for friend in friends[1:]:
+            make_post(friend, time=1)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE feed_post" if connection.vendor == "postgresql" else "ANALYZE")
+        middle = Post.objects.order_by("-time", "-id")[count // 2 + 1]  # within a time's four
+        cursor = {"email": user.email, "before": middle.time, "before_id": middle.pk}
+        plan = plan_of_the_page_of_posts(api, "/get_friend_post", cursor)
+        if connection.vendor != "postgresql":
+            # the cursor's time bounds the range of an index (post_time or post_author_time)
+            range_at_the_cursor = (
+                r"SEARCH feed_post USING INDEX post_\w+ \((author_id=\? AND )?time<\?\)"
+            )
+            assert re.search(range_at_the_cursor, plan), plan
+            assert "SCAN feed_post" not in plan, plan
+            return
+        # 3 authors × (the page of 20 and one more), and the page itself
+        assert posts_read(plan[0]["Plan"]) <= 3 * 21 + 21, json.dumps(plan, indent=1)
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="a plan of SQLite's query planner")
