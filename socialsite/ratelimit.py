@@ -1,5 +1,6 @@
 """Limits and counters kept in the shared cache, so that they hold across all worker processes."""
 
+import contextlib
 import hashlib
 import math
 import time
@@ -48,19 +49,44 @@ def release_cooldown(name, ident):
     cache.delete(_key("rl", name, ident))
 
 
-def hit(name, ident, *, limit, window):
-    """Count one event for `ident` in the current fixed window of `window` seconds; 9429 with
-    Retry-After (the end of the window) once more than `limit` events fall in it."""
+def _count_in_window(name, ident, window):
+    """Count one event for `ident` in the current fixed window of `window` seconds: returns the
+    window's key, the count and the seconds left in the window."""
     now = time.time()
     window_start = int(now // window) * window
     key = f"{_key('rl', name, ident)}:{window_start}"
-    remaining = math.ceil(window_start + window - now)
-    count = _increment(key, remaining)
+    remaining = window_start + window - now
+    count = _increment(key, math.ceil(remaining))
     # Django's generic incr (the database cache's) stores the new count with the default
     # 300 s timeout: without this the window would shrink to 5 minutes after its second event.
-    cache.touch(key, remaining)
+    cache.touch(key, math.ceil(remaining))
+    return key, count, remaining
+
+
+def hit(name, ident, *, limit, window):
+    """Count one event for `ident` in the current fixed window of `window` seconds; 9429 with
+    Retry-After (the end of the window) once more than `limit` events fall in it."""
+    _, count, remaining = _count_in_window(name, ident, window)
     if count > limit:
-        raise _too_many(window_start + window - now)
+        raise _too_many(remaining)
+
+
+def take(name, ident, *, limit, window):
+    """Take one of the `limit` slots of `ident` in the current fixed window of `window` seconds,
+    before an action that may yet fail; 9429 with Retry-After (the end of the window) when all
+    are taken. Returns the slot, to `give_back` if the action is not done: the count is of
+    actions done, and concurrent requests never get more than `limit` slots between them."""
+    slot, count, remaining = _count_in_window(name, ident, window)
+    if count > limit:
+        give_back(slot)  # a refused request takes no slot
+        raise _too_many(remaining)
+    return slot
+
+
+def give_back(slot):
+    """Free a slot of `take` whose action was not done."""
+    with contextlib.suppress(ValueError):  # the window has ended since: its count is gone
+        cache.decr(slot)
 
 
 def record_failure(name, ident, *, window):
