@@ -2,6 +2,7 @@
 
 import logging
 import secrets
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -33,6 +34,7 @@ LOGIN_FAILURES_BEFORE_CAPTCHA = 3
 # guess the password.
 OLD_PASSWORD_FAILURES_LIMIT = 5
 OLD_PASSWORD_FAILURE_WINDOW_SECONDS = 15 * 60
+AVATAR_CHANGES_PER_HOUR = 10
 
 SIGNUP_MAIL_SUBJECT = "socialsite 注册验证码"
 SIGNUP_MAIL_BODY = (
@@ -174,6 +176,24 @@ def _check_old_password(user, old_password):
         raise ApiError(errors.WRONG_PASSWORD)
     if failures:
         ratelimit.clear_failures("reset-old-pass", user.pk)
+
+
+@contextmanager
+def avatar_change_slot(user, img):
+    """Around a /reset that carries an `img`: one of the user's AVATAR_CHANGES_PER_HOUR avatar
+    changes is taken before anything else is done (9429 once they are used up, so that no image
+    is decoded), and given back unless the change is made: only accepted changes count. Staff
+    changing an avatar in the admin take none: a moderator replacing an offensive avatar must
+    neither be stopped by the user's changes nor use them up."""
+    if not img:
+        yield
+        return
+    slot = ratelimit.take("avatar-change", user.pk, limit=AVATAR_CHANGES_PER_HOUR, window=3600)
+    try:
+        yield
+    except BaseException:
+        ratelimit.give_back(slot)
+        raise
 
 
 def update_profile(user, *, fields, token):

@@ -68,9 +68,12 @@ def logout(request, params):
 
 @api(("POST",), takes_images=True)
 def reset(request, params):
-    (email,) = params.require("email", missing=errors.MISSING_EMAIL)
-    user = require_owner(request, email, unknown=errors.NO_USER_WITH_EMAIL)
-    services.update_profile(user, fields=params.data, token=request.api_token)
+    # The hourly avatar limit is a rate limit: checked before the other checks (API.md's order),
+    # and so before the image is decoded.
+    with services.avatar_change_slot(request.api_user, params.get("img")):
+        (email,) = params.require("email", missing=errors.MISSING_EMAIL)
+        user = require_owner(request, email, unknown=errors.NO_USER_WITH_EMAIL)
+        services.update_profile(user, fields=params.data, token=request.api_token)
     return envelope(1002, "修改成功", data=profile_json(user, request))
 
 

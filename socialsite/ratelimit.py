@@ -1,5 +1,6 @@
 """Limits and counters kept in the shared cache, so that they hold across all worker processes."""
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -31,14 +32,19 @@ def _too_many(retry_after):
 
 
 def _increment(key, timeout):
-    """Atomic where the cache is (Redis); the key may expire between add and incr, so retry."""
+    """Count one more in a counter that then lives `timeout` seconds. Atomic where the cache is
+    (Redis); the key may expire between add and incr, so retry."""
     for _ in range(3):
         if cache.add(key, 1, timeout):
             return 1
         try:
-            return cache.incr(key)
+            count = cache.incr(key)
         except ValueError:
             continue
+        # Django's generic incr (the database cache's) stores the new count with the default
+        # 300 s timeout: without this a window would shrink to 5 minutes after its second event.
+        cache.touch(key, timeout)
+        return count
     raise RuntimeError(f"cache counter {key} could not be incremented")
 
 
@@ -54,26 +60,50 @@ def release_cooldown(name, ident):
     cache.delete(_key("rl", name, ident))
 
 
-def hit(name, ident, *, limit, window):
-    """Count one event for `ident` in the current fixed window of `window` seconds; 9429 with
-    Retry-After (the end of the window) once more than `limit` events fall in it."""
+def _count_in_window(name, ident, window):
+    """Count one event for `ident` in the current fixed window of `window` seconds: returns the
+    window's key, the count and the seconds left in the window."""
     now = time.time()
     window_start = int(now // window) * window
     key = f"{_key('rl', name, ident)}:{window_start}"
-    remaining = math.ceil(window_start + window - now)
-    count = _increment(key, remaining)
-    # Django's generic incr (the database cache's) stores the new count with the default
-    # 300 s timeout: without this the window would shrink to 5 minutes after its second event.
-    cache.touch(key, remaining)
+    remaining = window_start + window - now
+    return key, _increment(key, math.ceil(remaining)), remaining
+
+
+def hit(name, ident, *, limit, window):
+    """Count one event for `ident` in the current fixed window of `window` seconds; 9429 with
+    Retry-After (the end of the window) once more than `limit` events fall in it."""
+    _, count, remaining = _count_in_window(name, ident, window)
     if count > limit:
-        raise _too_many(window_start + window - now)
+        raise _too_many(remaining)
+
+
+def take(name, ident, *, limit, window):
+    """Take one of the `limit` slots of `ident` in the current fixed window of `window` seconds,
+    before an action that may yet fail; 9429 with Retry-After (the end of the window) when all
+    are taken. Returns the slot, to `give_back` if the action is not done: the count is of
+    actions done, and concurrent requests never get more than `limit` slots between them."""
+    key, count, remaining = _count_in_window(name, ident, window)
+    slot = (key, time.time() + remaining)
+    if count > limit:
+        give_back(slot)  # a refused request takes no slot
+        raise _too_many(remaining)
+    return slot
+
+
+def give_back(slot):
+    """Free a slot of `take` whose action was not done."""
+    key, window_end = slot
+    remaining = math.ceil(window_end - time.time())
+    if remaining > 0:
+        with contextlib.suppress(ValueError):  # gone from the cache: nothing to give back
+            cache.decr(key)
+            cache.touch(key, remaining)  # decr, like incr, resets the database cache's timeout
 
 
 def record_failure(name, ident, *, window):
     """Count a failure; the count lives until `window` seconds pass without a new failure."""
-    key = _key("fail", name, ident)
-    _increment(key, window)
-    cache.touch(key, window)
+    _increment(_key("fail", name, ident), window)
 
 
 def failures(name, ident):

@@ -1,11 +1,14 @@
-"""Real images made with Pillow for the avatar tests, and a PNG decompression bomb."""
+"""Real images made with Pillow for the avatar tests, a PNG decompression bomb, and the worst
+inputs at the pipeline's limits."""
 
 import base64
 import io
+import itertools
+import re
 import struct
 import zlib
 
-from PIL import Image, ImageCms
+from PIL import Image, ImageChops, ImageCms
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
@@ -84,3 +87,187 @@ def png_bomb(width, height):
         + _chunk(b"IDAT", b"".join(compressed))
         + _chunk(b"IEND", b"")
     )
+
+
+# The worst inputs at the limits of the pipeline (tests/test_avatars.py, TestCost): each is a
+# few KB to 2 MB on the wire and 16 megapixels once decoded.
+
+LIMIT_SIZE = (4000, 4000)  # 16,000,000 pixels: exactly MAX_PIXELS
+
+
+def exif_with_orientation(orientation):
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    return exif
+
+
+def srgb_profile():
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _s15_fixed16(*values):
+    return b"".join(struct.pack(">i", round(value * 65536)) for value in values)
+
+
+def cmyk_profile():
+    """A CMYK printer profile (ICC v2, CMYK → Lab through a 2-point lut16 A2B0 table): ink
+    darkens the colour roughly as on paper, full cyan to (0, 206, 242) in sRGB (where a plain
+    conversion gives (0, 255, 255))."""
+    clut = b""
+    for cyan, magenta, yellow, black in itertools.product((0, 1), repeat=4):
+        red, green, blue = ((1 - ink) * (1 - black) for ink in (cyan, magenta, yellow))
+        light, a, b = (
+            100 * (0.3 * red + 0.59 * green + 0.11 * blue),
+            80 * (red - green),
+            80 * ((red + green) / 2 - blue),
+        )
+        encoded = (light / 100 * 0xFF00, (a + 128) * 256, (b + 128) * 256)
+        clut += struct.pack(">3H", *(round(value) for value in encoded))
+    identity = (0, 0xFFFF)
+    a2b0 = (
+        b"mft2\0\0\0\0"
+        + bytes([4, 3, 2, 0])
+        + _s15_fixed16(1, 0, 0, 0, 1, 0, 0, 0, 1)
+        + struct.pack(">HH", 2, 2)
+        + struct.pack(">8H", *identity * 4)
+        + clut
+        + struct.pack(">6H", *identity * 3)
+    )
+    description = b"test CMYK\0"
+    tags = [
+        (
+            b"desc",
+            b"desc\0\0\0\0"
+            + struct.pack(">I", len(description))
+            + description
+            + b"\0" * 4
+            + b"\0" * 4
+            + b"\0" * 3
+            + b"\0" * 67,
+        ),
+        (b"wtpt", b"XYZ \0\0\0\0" + _s15_fixed16(0.9642, 1.0, 0.8249)),
+        (b"cprt", b"text\0\0\0\0PD\0"),
+        (b"A2B0", a2b0),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (
+        struct.pack(">I", size)
+        + b"\0\0\0\0"
+        + struct.pack(">I", 0x02100000)
+        + b"prtrCMYKLab "
+        + struct.pack(">6H", 2024, 1, 1, 0, 0, 0)
+        + b"acsp"
+        + b"\0" * 24
+        + struct.pack(">I", 0)
+        + _s15_fixed16(0.9642, 1.0, 0.8249)
+        + b"\0" * 48
+    )
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def gradient(mode, size=LIMIT_SIZE):
+    """Smooth ramps in every band: millions of colours (no palette can hold them), yet small
+    once compressed."""
+    across = Image.linear_gradient("L").rotate(90).resize(size)
+    down = Image.linear_gradient("L").resize(size)
+    bands = [across, down, ImageChops.add_modulo(across, down), ImageChops.multiply(across, down)]
+    return Image.merge(mode, bands[: len(mode)])
+
+
+def paeth_png(size=LIMIT_SIZE, *, bit_depth=8, colour_type=6, chunks=b""):
+    """A PNG whose every row uses the Paeth filter, the dearest to undo, over zero residuals: a
+    few tens of KB for 16 MP. `chunks` go before the pixels."""
+    width, height = size
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    row = b"\x04" + b"\x00" * (width * channels * bit_depth // 8)
+    compressor = zlib.compressobj(9)
+    compressed = [
+        compressor.compress(row * min(256, height - top)) for top in range(0, height, 256)
+    ]
+    compressed.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + chunks
+        + _chunk(b"IDAT", b"".join(compressed))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def png_metadata_chunks(orientation=6):
+    """An sRGB profile (iCCP) and an EXIF orientation (eXIf), as a camera app would write them."""
+    exif = exif_with_orientation(orientation).tobytes().removeprefix(b"Exif\x00\x00")
+    return _chunk(b"iCCP", b"sRGB\x00\x00" + zlib.compress(srgb_profile())) + _chunk(b"eXIf", exif)
+
+
+def lossless_webp(size=LIMIT_SIZE, **options):
+    return encode(gradient("RGBA", size), "WEBP", lossless=True, quality=0, method=0, **options)
+
+
+def _riff_chunk(kind, data):
+    return kind + struct.pack("<I", len(data)) + data + b"\0" * (len(data) % 2)
+
+
+def _webp_bitstream(data):
+    """The VP8/VP8L chunk of a simple (not extended) WebP file."""
+    assert data[12:15] == b"VP8"
+    return data[12:]
+
+
+def animated_webp(first_frame, frames):
+    """An animated WebP: `first_frame` (a simple WebP file) on a canvas of its size, then
+    `frames` - 1 frames of one lossless pixel each."""
+    width, height = Image.open(io.BytesIO(first_frame)).size
+    pixel = _webp_bitstream(
+        encode(Image.new("RGBA", (1, 1), (255, 0, 0, 255)), "WEBP", lossless=True)
+    )
+
+    def frame(bitstream, size, duration=10):
+        header = (
+            b"\0" * 6 + (size[0] - 1).to_bytes(3, "little") + (size[1] - 1).to_bytes(3, "little")
+        )
+        return _riff_chunk(b"ANMF", header + duration.to_bytes(3, "little") + b"\x00" + bitstream)
+
+    canvas = b"\x12\0\0\0" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    body = (
+        b"WEBP"
+        + _riff_chunk(b"VP8X", canvas)  # animation and alpha flags
+        + _riff_chunk(b"ANIM", b"\0\0\0\0\0\0")
+        + frame(_webp_bitstream(first_frame), (width, height))
+        + frame(pixel, (1, 1)) * (frames - 1)
+    )
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def animated_gif_of(first_frame, frames, *, disposal=2):
+    """An animated GIF: `first_frame` (a single-frame GIF, any size) with `disposal` (2: clear
+    to the background, which makes Pillow allocate a second frame), then `frames` - 1 frames of
+    one pixel each."""
+    data = encode(first_frame, "GIF", disposal=disposal, transparency=0)
+    assert data.endswith(b";")
+    one_pixel = (
+        b"\x21\xf9\x04"
+        + bytes([disposal << 2 | 1])
+        + b"\x0a\x00\x00\x00"  # control, 0.1 s
+        + b"\x2c\0\0\0\0\x01\0\x01\0\x00"  # at (0, 0), 1×1, no local palette
+        + b"\x02\x02\x44\x01\x00"  # LZW: clear, index 0, end
+    )
+    return data[:-1] + one_pixel * (frames - 1) + b";"
+
+
+def progressive_jpeg_with_scans(image, scans):
+    """`image` as a progressive JPEG (4:2:0) whose smallest scan is repeated until it has `scans`
+    scans: libjpeg decodes every one of them over the whole image."""
+    data = encode(image, "JPEG", progressive=True, quality=90)
+    starts = [match.start() for match in re.finditer(rb"\xff\xda", data)]
+    ends = [*starts[1:], data.rindex(b"\xff\xd9")]
+    start, end = min(zip(starts, ends, strict=True), key=lambda scan: scan[1] - scan[0])
+    return data[:end] + data[start:end] * (scans - len(starts)) + data[end:]
