@@ -47,10 +47,9 @@ def send_signup_code(email, *, client_ip):
     if not form.is_valid():
         raise ApiError(errors.SIGNUP_MAIL_FAILED, extra={"errors": form_errors(form)})
     email = normalize_email(form.cleaned_data["email"])
-    if User.objects.filter(email=email).exists():
-        raise ApiError(errors.ALREADY_REGISTERED)
-    # The email's cooldown first: a request it refuses sends no code, so it must not use up the
-    # address's hourly allowance (API.md counts codes).
+    # The limits before the 1010 check, and a 1010 counts like a code sent: else the answer
+    # would test any number of addresses for an account. The email's cooldown first: a request
+    # it refuses sends nothing, so it must not use up the address's hourly allowance.
     ratelimit.cooldown("signup-email", email, seconds=SIGNUP_CODE_COOLDOWN_SECONDS)
     try:
         ratelimit.hit(
@@ -59,6 +58,8 @@ def send_signup_code(email, *, client_ip):
     except ApiError:
         ratelimit.release_cooldown("signup-email", email)
         raise
+    if User.objects.filter(email=email).exists():
+        raise ApiError(errors.ALREADY_REGISTERED)
 
     code = f"{secrets.randbelow(10**6):06d}"
     EmailCode.objects.update_or_create(
