@@ -173,6 +173,29 @@ class TestConcurrentLogins:
         statuses = sorted(answer.json()["status"] for answer in answers)
         assert statuses == [1001] * 20 + [9429] * 10
 
+    def test_racing_logins_leave_at_most_twenty_live_tokens(self, user):
+        clients = [address(number) for number in range(25)]
+        answers = at_once(
+            [lambda c=c: c.post("/login", {"email": user.email, "pass": PASSWORD}) for c in clients]
+        )
+        assert [answer.status_code for answer in answers] == [200] * 25
+        assert [answer.json()["status"] for answer in answers] == [1002] * 25
+        assert AuthToken.objects.filter(user=user).usable().count() == 20
+
+
+@pytest.mark.django_db
+def test_a_user_keeps_the_twenty_newest_tokens(user):
+    """Each login added a live token without end: a script could pile up rows by the million."""
+    tokens = [
+        address(1).post("/login", {"email": user.email, "pass": PASSWORD}).json()["data"]["token"]
+        for _ in range(22)
+    ]
+    assert AuthToken.objects.filter(user=user).usable().count() == 20
+    for oldest in tokens[:2]:
+        assert ApiClient(oldest).post("/logout").status_code == 401
+    for newest in tokens[2:]:
+        assert ApiClient(newest).post("/logout").json()["status"] == 1012
+
 
 @pytest.mark.django_db
 def test_an_unknown_email_takes_as_long_as_a_known_one(user, settings):
