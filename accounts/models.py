@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -132,14 +132,27 @@ class AuthTokenQuerySet(models.QuerySet):
 
 
 class AuthTokenManager(models.Manager.from_queryset(AuthTokenQuerySet)):
+    # Live tokens a user keeps (API.md, "Authentication"): each login adds a row, and a script
+    # logging in over and over must not grow them without end.
+    MAX_LIVE_PER_USER = 20
+
     def issue(self, user):
-        """Create a token for `user`; returns the plaintext key, which is stored only hashed."""
+        """Create a token for `user`, revoking the oldest beyond MAX_LIVE_PER_USER; returns the
+        plaintext key, which is stored only hashed."""
         key = secrets.token_urlsafe(32)
-        self.create(
-            user=user,
-            key_hash=hash_secret(key),
-            expires_at=timezone.now() + timedelta(days=settings.TOKEN_TTL_DAYS),
-        )
+        with transaction.atomic():
+            # One issue at a time per user (the user's row locked; SQLite's IMMEDIATE
+            # transactions are serial anyway), so that concurrent logins count the same live
+            # tokens and never leave more than the cap.
+            list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+            self.create(
+                user=user,
+                key_hash=hash_secret(key),
+                expires_at=timezone.now() + timedelta(days=settings.TOKEN_TTL_DAYS),
+            )
+            live = self.filter(user=user).usable()
+            newest = live.order_by("-created_at", "-pk").values_list("pk", flat=True)
+            live.exclude(pk__in=list(newest[: self.MAX_LIVE_PER_USER])).revoke()
         return key
 
     def find(self, key):

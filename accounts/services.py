@@ -30,6 +30,13 @@ RID_SALT = "accounts.register.rid"
 RID_MAX_AGE_SECONDS = 30 * 60
 LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 LOGIN_FAILURES_BEFORE_CAPTCHA = 3
+# Per client address the captcha comes later: many users share one address behind carrier NAT
+# or a campus network, and three typos among them must not give them all captchas.
+LOGIN_ADDRESS_FAILURES_BEFORE_CAPTCHA = 20
+# Failed logins of one email in a clock hour, then 9429 till the hour ends, whatever the
+# captcha: a captcha-solving attacker gets at most this many guesses an hour.
+LOGIN_FAILURES_PER_HOUR = 20
+LOGIN_LOCK_WINDOW_SECONDS = 3600
 # Wrong `old_pass` tries on /reset, per user, before 9429: a stolen token must not be a way to
 # guess the password.
 OLD_PASSWORD_FAILURES_LIMIT = 5
@@ -49,10 +56,9 @@ def send_signup_code(email, *, client_ip):
     if not form.is_valid():
         raise ApiError(errors.SIGNUP_MAIL_FAILED, extra={"errors": form_errors(form)})
     email = normalize_email(form.cleaned_data["email"])
-    if User.objects.filter(email=email).exists():
-        raise ApiError(errors.ALREADY_REGISTERED)
-    # The email's cooldown first: a request it refuses sends no code, so it must not use up the
-    # address's hourly allowance (API.md counts codes).
+    # The limits before the 1010 check, and a 1010 counts like a code sent: else the answer
+    # would test any number of addresses for an account. The email's cooldown first: a request
+    # it refuses sends nothing, so it must not use up the address's hourly allowance.
     ratelimit.cooldown("signup-email", email, seconds=SIGNUP_CODE_COOLDOWN_SECONDS)
     try:
         ratelimit.hit(
@@ -61,6 +67,8 @@ def send_signup_code(email, *, client_ip):
     except ApiError:
         ratelimit.release_cooldown("signup-email", email)
         raise
+    if User.objects.filter(email=email).exists():
+        raise ApiError(errors.ALREADY_REGISTERED)
 
     code = f"{secrets.randbelow(10**6):06d}"
     EmailCode.objects.update_or_create(
@@ -238,42 +246,105 @@ def update_profile(user, *, fields, token):
     return user
 
 
-def captcha_required(email, client_ip):
-    if settings.LOGIN_CAPTCHA == "always":
-        return True
-    if settings.LOGIN_CAPTCHA == "never":
-        return False
-    return (
-        ratelimit.failures("login-email", email) >= LOGIN_FAILURES_BEFORE_CAPTCHA
-        or ratelimit.failures("login-address", client_ip) >= LOGIN_FAILURES_BEFORE_CAPTCHA
-    )
+# The login slots of an email in a clock hour (ratelimit.take_window_slot), and the captcha-free
+# ones (ratelimit.take_slot) of an email and of a client address.
+HOUR_SLOTS = {"slots": LOGIN_FAILURES_PER_HOUR, "window": LOGIN_LOCK_WINDOW_SECONDS}
+EMAIL_SLOTS = {"slots": LOGIN_FAILURES_BEFORE_CAPTCHA, "window": LOGIN_FAILURE_WINDOW_SECONDS}
+ADDRESS_SLOTS = {
+    "slots": LOGIN_ADDRESS_FAILURES_BEFORE_CAPTCHA,
+    "window": LOGIN_FAILURE_WINDOW_SECONDS,
+}
 
 
-def _record_login_failure(email, client_ip):
-    ratelimit.record_failure("login-email", email, window=LOGIN_FAILURE_WINDOW_SECONDS)
-    ratelimit.record_failure("login-address", client_ip, window=LOGIN_FAILURE_WINDOW_SECONDS)
+class _LoginAttempt:
+    """The slots one /login takes before its password is checked: the email's hourly slot (none
+    left: 9429), and while LOGIN_CAPTCHA is `after_failures`, a captcha-free slot of the email
+    and one of the client address (none left: the captcha is required). Taking them first is
+    what makes the limits hold against concurrent tries: each try holds its slots while it is
+    checked, so the fourth of four racing wrong passwords finds none free (it waits for the
+    others' outcome) and needs the captcha. A failure keeps the slots; a success or any other
+    answer gives them back, so that they count failures only."""
+
+    def __init__(self, email, client_ip):
+        self.email, self.client_ip = email, client_ip
+        self.hour_slot = ratelimit.take_window_slot("login-hour", email, **HOUR_SLOTS)
+        self.email_slot = self.address_slot = None
+        self.captcha_required = settings.LOGIN_CAPTCHA == "always"
+        self.counts_for_captcha = settings.LOGIN_CAPTCHA == "after_failures"
+        if self.counts_for_captcha:
+            try:
+                self.email_slot = ratelimit.take_slot("login-email", email, **EMAIL_SLOTS)
+                self.address_slot = ratelimit.take_slot("login-address", client_ip, **ADDRESS_SLOTS)
+            except Exception:
+                self.give_back()
+                raise
+            self.captcha_required = self.email_slot is None or self.address_slot is None
+
+    def failed(self):
+        """Keep the slots; where there was none (the captcha was passed instead), the failure
+        renews the oldest, so that the captcha stays required while failures go on."""
+        ratelimit.keep_slots(self.hour_slot, self.email_slot, self.address_slot)
+        if not self.counts_for_captcha:
+            return
+        if self.email_slot is None:
+            ratelimit.renew_oldest_slot("login-email", self.email, **EMAIL_SLOTS)
+        if self.address_slot is None:
+            ratelimit.renew_oldest_slot("login-address", self.client_ip, **ADDRESS_SLOTS)
+
+    def succeeded(self):
+        """The right password ends the email's captcha requirement (not the address's: one
+        account of the attacker's own would otherwise reset its address)."""
+        self.give_back()
+        ratelimit.clear_slots("login-email", self.email, slots=EMAIL_SLOTS["slots"])
+
+    def give_back(self):
+        ratelimit.free_slots(self.hour_slot, self.email_slot, self.address_slot)
 
 
-def login(*, email, password, captcha_uuid, captcha_answer, client_ip):
-    """Check the credentials (and the captcha once one is required); returns (user, token key)."""
-    email = normalize_email(email)
-    if captcha_required(email, client_ip) and not captcha.check_captcha(
-        captcha_uuid, captcha_answer
-    ):
+def _check_credentials(email, password, attempt, captcha_uuid, captcha_answer):
+    if attempt.captcha_required and not captcha.check_captcha(captcha_uuid, captcha_answer):
         raise ApiError(errors.WRONG_CODE)
     user = User.objects.with_email(email).first()
     if user is None:
-        _record_login_failure(email, client_ip)
+        # Hash the password all the same, as Django's ModelBackend does: an unknown email must
+        # take as long as a known one, or the answer's time tells which emails have accounts.
+        User().set_password(password)
         raise ApiError(errors.NO_SUCH_USER)
     if not user.check_password(password):
-        _record_login_failure(email, client_ip)
         raise ApiError(errors.WRONG_PASSWORD)
     if not user.is_active:
         raise ApiError(errors.ACCOUNT_DEACTIVATED)
-    ratelimit.clear_failures("login-email", email)
+    return user
+
+
+def login(*, email, password, captcha_uuid, captcha_answer, client_ip):
+    """Check the credentials (and the captcha once one is required), within the email's hourly
+    limit of failures (9429); returns (user, token key)."""
+    email = normalize_email(email)
+    attempt = _LoginAttempt(email, client_ip)
+    try:
+        user = _check_credentials(email, password, attempt, captcha_uuid, captcha_answer)
+    except ApiError as error:
+        if error.code in (errors.NO_SUCH_USER, errors.WRONG_PASSWORD):
+            attempt.failed()
+        else:
+            attempt.give_back()
+        raise
+    except Exception:
+        attempt.give_back()
+        raise
+    attempt.succeeded()
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
     return user, AuthToken.objects.issue(user)
+
+
+def end_login_lock(email):
+    """Free the email's login slots: the hourly lock (9429) and the captcha requirement. For the
+    password reset (/forget2), which proves the owner is back."""
+    email = normalize_email(email)
+    ratelimit.clear_window_slots("login-hour", email, **HOUR_SLOTS)
+    ratelimit.clear_slots("login-email", email, slots=EMAIL_SLOTS["slots"])
 
 
 def logout(token):

@@ -355,6 +355,10 @@ def measure_in_process(calls):
                     file=sys.stderr,
                 )
         results[scenario.name] = {"queries": queries, "failures": failures, **summarize(samples)}
+        if scenario.path == "/login" and status == scenario.expect:
+            # Those were logins of the demo user, whose oldest tokens beyond 20 they revoked
+            # (API.md, "Authentication"): go on with the newest.
+            token = response.json()["data"]["token"]
     return results
 
 

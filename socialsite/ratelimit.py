@@ -173,3 +173,103 @@ class ActionLimit:
             logger.warning(
                 "Action limit %r not applied, the cache is unreachable: %r", self.name, exc
             )
+
+
+# Slots: a limit that concurrent requests cannot overrun. A request takes a slot *before* it does
+# what is limited (checking a password) and holds it meanwhile; then it keeps the slot if what it
+# did counts (a failure), or gives it back. A slot is one cache key, taken with `add`, which is
+# atomic on every cache (Redis SET NX, the database cache's INSERT on its primary key): two racing
+# requests never take the same slot, where a read-then-increment counter (the database cache's
+# incr is a get and a set) lets them all pass. A slot's value: (PENDING or KEPT, its expiry time).
+PENDING, KEPT = "pending", "kept"
+# How long a request waits for slots that others hold pending: the answer of the one done alone
+# (a correct password is no failure and frees its slot), not a captcha or a 9429 for a race.
+SLOT_WAIT_SECONDS = 3
+
+
+def _slot_keys(name, ident, slots, window_start=None):
+    base = _key("slot", name, ident)
+    if window_start is not None:
+        base = f"{base}:{window_start}"
+    return [f"{base}:{number}" for number in range(slots)]
+
+
+def _take_free(keys, timeout):
+    """The first of `keys` that this call adds, waiting while some are held pending; None when
+    all are kept. get_many first, for the database cache: it deletes the expired rows it reads,
+    so that add then inserts (atomic) instead of updating an expired row (a select and an update,
+    which two requests may both do)."""
+    deadline = time.monotonic() + SLOT_WAIT_SECONDS
+    pause = 0.01
+    while True:
+        held = cache.get_many(keys)
+        expires_at = time.time() + timeout
+        raced = False  # a free slot that another request took first: pending too
+        for key in keys:
+            if key not in held:
+                if cache.add(key, (PENDING, expires_at), timeout):
+                    return key
+                raced = True
+        pending = raced or any(state == PENDING for state, _ in held.values())
+        if not pending or time.monotonic() > deadline:
+            return None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
+def take_slot(name, ident, *, slots, window):
+    """One of `slots` slots of `ident`, each held `window` seconds from its taking (a sliding
+    window: the kept slots are the events of the last `window` seconds); its key, or None when
+    all are kept."""
+    return _take_free(_slot_keys(name, ident, slots), window)
+
+
+def take_window_slot(name, ident, *, slots, window):
+    """One of `slots` slots of `ident` in the current fixed window of `window` seconds (held to
+    its end); its key, or 9429 with Retry-After (the end of the window) when all are kept."""
+    now = time.time()
+    window_start = int(now // window) * window
+    remaining = window_start + window - now
+    key = _take_free(_slot_keys(name, ident, slots, window_start), math.ceil(remaining))
+    if key is None:
+        raise _too_many(window_start + window - time.time())
+    return key
+
+
+def keep_slots(*keys):
+    """Count what the holders of these slots did: they stay taken until they expire (None: a slot
+    not taken)."""
+    now = time.time()
+    for key, (_, expires_at) in cache.get_many([key for key in keys if key]).items():
+        if expires_at > now:
+            cache.set(key, (KEPT, expires_at), math.ceil(expires_at - now))
+
+
+def free_slots(*keys):
+    """Give back the slots taken (None: a slot not taken)."""
+    cache.delete_many([key for key in keys if key])
+
+
+def renew_oldest_slot(name, ident, *, slots, window):
+    """Count an event that found every slot kept (it passed a captcha instead): it takes the place
+    of the slot that would free first, so that the slots stay kept while such events go on."""
+    keys = _slot_keys(name, ident, slots)
+    held = cache.get_many(keys)
+    expires_at = time.time() + window
+    free = [key for key in keys if key not in held]
+    if free:
+        cache.add(free[0], (KEPT, expires_at), window)
+    elif held:
+        oldest = min(held, key=lambda key: held[key][1])
+        cache.set(oldest, (KEPT, expires_at), window)
+
+
+def clear_slots(name, ident, *, slots):
+    """Free every slot of `ident` taken with take_slot."""
+    cache.delete_many(_slot_keys(name, ident, slots))
+
+
+def clear_window_slots(name, ident, *, slots, window):
+    """Free every slot of `ident` in the current window of take_window_slot."""
+    window_start = int(time.time() // window) * window
+    cache.delete_many(_slot_keys(name, ident, slots, window_start))
