@@ -59,21 +59,6 @@ BODY_TOO_LARGE = Code(9413, "请求体过大", 413)
 TOO_MANY_REQUESTS = Code(9429, "请求过于频繁", 429)
 SERVER_ERROR = Code(9500, "服务器内部错误", 500)
 UNAVAILABLE = Code(9503, "服务暂不可用", 503)
-TRANSPORT_ERRORS = {
-    code.status: code
-    for code in (
-        MALFORMED,
-        NOT_LOGGED_IN,
-        DEACTIVATED,
-        NOT_THE_OWNER,
-        NO_SUCH_ENDPOINT,
-        METHOD_NOT_ALLOWED,
-        BODY_TOO_LARGE,
-        TOO_MANY_REQUESTS,
-        SERVER_ERROR,
-        UNAVAILABLE,
-    )
-}
 
 
 def invalid(errors):
