@@ -44,7 +44,8 @@ def check_captcha(uuid, answer):
     return (
         expected is not None
         and cache.delete(key)
-        and secrets.compare_digest(expected, answer.strip().lower())
+        # bytes: compare_digest refuses str with non-ASCII characters (a 500 for "中")
+        and secrets.compare_digest(expected.encode(), answer.strip().lower().encode())
     )
 
 

@@ -414,6 +414,14 @@ class TestLogin:
             anon.post("/login", {**good, "pass": "wrong-password"})
         assert anon.post("/login", good).json()["status"] == 1002
 
+    def test_a_non_ascii_captcha_answer_is_a_wrong_one(self, anon, user, settings):
+        settings.LOGIN_CAPTCHA = "always"
+        assert anon.get("/get_yzm", {"uuid": "u-cjk"}).json()["status"] == 2000
+        response = anon.post(
+            "/login", {"email": user.email, "pass": PASSWORD, "uuid": "u-cjk", "val": "中文"}
+        )
+        assert (response.status_code, response.json()["status"]) == (200, 1003)
+
 
 class TestTokens:
     def test_token_authenticates_until_logout(self, anon, user):
