@@ -339,14 +339,6 @@ def login(*, email, password, captcha_uuid, captcha_answer, client_ip):
     return user, AuthToken.objects.issue(user)
 
 
-def end_login_lock(email):
-    """Free the email's login slots: the hourly lock (9429) and the captcha requirement. For the
-    password reset (/forget2), which proves the owner is back."""
-    email = normalize_email(email)
-    ratelimit.clear_window_slots("login-hour", email, **HOUR_SLOTS)
-    ratelimit.clear_slots("login-email", email, slots=EMAIL_SLOTS["slots"])
-
-
 def logout(token):
     AuthToken.objects.filter(pk=token.pk).revoke()
 
