@@ -23,6 +23,17 @@ class EmailForm(forms.Form):
     email = forms.EmailField(max_length=User._meta.get_field("email").max_length)
 
 
+class LogoutForm(forms.Form):
+    """/logout: `all=1` revokes every token of the user."""
+
+    all = forms.TypedChoiceField(
+        choices=[("0", "0"), ("1", "1")],
+        coerce=lambda value: value == "1",
+        required=False,
+        empty_value=False,
+    )
+
+
 class ProfileForm(forms.ModelForm):
     """The editable profile fields. Only fields given in the data are validated and saved, so a
     missing field leaves the stored value unchanged (API.md, /reset). Blank counts as missing:

@@ -105,11 +105,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self):
         return self.email
 
-    @staticmethod
-    def hash_code(email, code):
-        """The keyed hash stored for `code` sent to `email` (the key is SECRET_KEY)."""
-        return salted_hmac("accounts.EmailCode", f"{email}:{code}", algorithm="sha256").hexdigest()
-
     def clean(self):
         super().clean()
         self.email = normalize_email(self.email)
@@ -197,18 +192,21 @@ class AuthToken(models.Model):
 MAX_FAILED_CODE_ATTEMPTS = 5
 
 
-class EmailCode(models.Model):
-    """The pending sign-up code of one email address, stored as a keyed hash."""
+class MailedCode(models.Model):
+    """A 6-digit code mailed to someone, stored as a keyed hash: valid until `expires_at`, void
+    after MAX_FAILED_ATTEMPTS wrong tries, used once. Each kind is its own table with its own hash
+    key (HASH_SALT), so that a code of one kind never passes as one of another."""
 
     MAX_FAILED_ATTEMPTS = MAX_FAILED_CODE_ATTEMPTS
+    HASH_SALT = None
 
-    email = models.EmailField(unique=True)
     code_hash = models.CharField(max_length=64)
     failed_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 
     class Meta:
+        abstract = True
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(failed_attempts__lte=MAX_FAILED_CODE_ATTEMPTS),
@@ -216,10 +214,39 @@ class EmailCode(models.Model):
             ),
         ]
 
+    @classmethod
+    def hash_code(cls, email, code):
+        """The keyed hash stored for `code` sent to `email` (the key is SECRET_KEY)."""
+        return salted_hmac(cls.HASH_SALT, f"{email}:{code}", algorithm="sha256").hexdigest()
+
+
+class EmailCode(MailedCode):
+    """The pending sign-up code of one email address (/register1, /check_email)."""
+
+    HASH_SALT = "accounts.EmailCode"
+
+    email = models.EmailField(unique=True)
+
+    class Meta(MailedCode.Meta):
+        pass
+
     def __str__(self):
         return self.email
 
-    @staticmethod
-    def hash_code(email, code):
-        """The keyed hash stored for `code` sent to `email` (the key is SECRET_KEY)."""
-        return salted_hmac("accounts.EmailCode", f"{email}:{code}", algorithm="sha256").hexdigest()
+
+class PasswordResetCode(MailedCode):
+    """The pending password-reset code of one account (/forget1, /forget2): a new one replaces
+    it, and it goes with the account."""
+
+    HASH_SALT = "accounts.PasswordResetCode"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_reset_code"
+    )
+
+    class Meta(MailedCode.Meta):
+        verbose_name = "密码重置验证码"
+        verbose_name_plural = "密码重置验证码"
+
+    def __str__(self):
+        return str(self.user)

@@ -1,5 +1,6 @@
 """Sign-up, log-in, log-out and profiles (API.md, "Accounts")."""
 
+import functools
 import logging
 import secrets
 from contextlib import contextmanager
@@ -11,21 +12,27 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from accounts import avatars, captcha, errors
 from accounts.forms import EmailForm, PasswordForm, ProfileForm
-from accounts.models import AuthToken, EmailCode, User, normalize_email
+from accounts.models import AuthToken, EmailCode, PasswordResetCode, User, normalize_email
 from socialsite import ratelimit
-from socialsite.api import form_errors
+from socialsite.api import form_errors, validate
 from socialsite.errors import ApiError
 
 logger = logging.getLogger(__name__)
 
-SIGNUP_CODE_TTL = timedelta(minutes=15)
-SIGNUP_CODE_COOLDOWN_SECONDS = 60
-SIGNUP_CODES_PER_ADDRESS_PER_HOUR = 10
+# The codes mailed for a sign-up (/register1) and for a password reset (/forget1).
+CODE_TTL = timedelta(minutes=15)
+CODE_COOLDOWN_SECONDS = 60
+CODES_PER_ADDRESS_PER_HOUR = 10
+# Wrong reset codes from one client address before /forget2 refuses it (9429) until an hour
+# passes without one: besides each code's own 5 tries, a bound on guessing many accounts' codes.
+WRONG_RESET_CODES_PER_ADDRESS = 20
+WRONG_RESET_CODE_WINDOW_SECONDS = 3600
 RID_SALT = "accounts.register.rid"
 RID_MAX_AGE_SECONDS = 30 * 60
 LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
@@ -43,11 +50,46 @@ OLD_PASSWORD_FAILURES_LIMIT = 5
 OLD_PASSWORD_FAILURE_WINDOW_SECONDS = 15 * 60
 AVATAR_CHANGES_PER_HOUR = 10
 
-SIGNUP_MAIL_SUBJECT = "socialsite 注册验证码"
-SIGNUP_MAIL_BODY = (
-    "您好！\n\n您的 socialsite 注册验证码是：{code}\n\n"
-    "验证码 15 分钟内有效。如果这不是您本人的操作，请忽略这封邮件。\n"
-)
+
+def _new_code():
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def _mail_code(template, email, code):
+    """Mail `code` to `email` in the Chinese text of accounts/mail/<template>.txt (the subject:
+    <template>_subject.txt)."""
+    context = {"code": code, "minutes": CODE_TTL // timedelta(minutes=1)}
+    subject = render_to_string(f"accounts/mail/{template}_subject.txt", context).strip()
+    send_mail(subject, render_to_string(f"accounts/mail/{template}.txt", context), None, [email])
+
+
+def _limit_code_mails(kind, email, client_ip):
+    """The limits on mailing codes (9429): one code of a `kind` per email per minute, and
+    CODES_PER_ADDRESS_PER_HOUR per client address, sign-up and reset codes together. The email's
+    cooldown first: a request it refuses sends nothing, so it must not use up the address's
+    hourly allowance."""
+    ratelimit.cooldown(f"{kind}-email", email, seconds=CODE_COOLDOWN_SECONDS)
+    try:
+        ratelimit.hit("code-address", client_ip, limit=CODES_PER_ADDRESS_PER_HOUR, window=3600)
+    except ApiError:
+        ratelimit.release_cooldown(f"{kind}-email", email)
+        raise
+
+
+def _spend_code(pending, email, code):
+    """Whether `code` is the one `pending` (a MailedCode the caller has locked, or None) holds for
+    `email`. The right code is deleted, since it works once; a wrong one counts a try, and the
+    last try voids the code."""
+    if pending is None or pending.expires_at <= timezone.now() or not code:
+        return False
+    if constant_time_compare(pending.code_hash, pending.hash_code(email, code.strip())):
+        pending.delete()
+        return True
+    if pending.failed_attempts + 1 >= pending.MAX_FAILED_ATTEMPTS:
+        pending.delete()
+    else:
+        type(pending).objects.filter(pk=pending.pk).update(failed_attempts=F("failed_attempts") + 1)
+    return False
 
 
 def send_signup_code(email, *, client_ip):
@@ -57,30 +99,22 @@ def send_signup_code(email, *, client_ip):
         raise ApiError(errors.SIGNUP_MAIL_FAILED, extra={"errors": form_errors(form)})
     email = normalize_email(form.cleaned_data["email"])
     # The limits before the 1010 check, and a 1010 counts like a code sent: else the answer
-    # would test any number of addresses for an account. The email's cooldown first: a request
-    # it refuses sends nothing, so it must not use up the address's hourly allowance.
-    ratelimit.cooldown("signup-email", email, seconds=SIGNUP_CODE_COOLDOWN_SECONDS)
-    try:
-        ratelimit.hit(
-            "signup-address", client_ip, limit=SIGNUP_CODES_PER_ADDRESS_PER_HOUR, window=3600
-        )
-    except ApiError:
-        ratelimit.release_cooldown("signup-email", email)
-        raise
+    # would test any number of addresses for an account.
+    _limit_code_mails("signup", email, client_ip)
     if User.objects.filter(email=email).exists():
         raise ApiError(errors.ALREADY_REGISTERED)
 
-    code = f"{secrets.randbelow(10**6):06d}"
+    code = _new_code()
     EmailCode.objects.update_or_create(
         email=email,
         defaults={
             "code_hash": EmailCode.hash_code(email, code),
             "failed_attempts": 0,
-            "expires_at": timezone.now() + SIGNUP_CODE_TTL,
+            "expires_at": timezone.now() + CODE_TTL,
         },
     )
     try:
-        send_mail(SIGNUP_MAIL_SUBJECT, SIGNUP_MAIL_BODY.format(code=code), None, [email])
+        _mail_code("signup_code", email, code)
     except Exception:
         # The exception names the mail server, never the code.
         logger.exception("Could not send the sign-up code email")
@@ -91,26 +125,82 @@ def send_signup_code(email, *, client_ip):
 
 def verify_signup_code(email, code):
     """Spend a correct code on a signed `rid` naming the email; a wrong one counts a try."""
-    wrong = ApiError(errors.WRONG_CODE)
     email = normalize_email(email or "")
-    if not email or not code:
-        raise wrong
     with transaction.atomic():
         pending = EmailCode.objects.select_for_update().filter(email=email).first()
-        if pending is None or pending.expires_at <= timezone.now():
-            matched = False
-        elif constant_time_compare(pending.code_hash, EmailCode.hash_code(email, code.strip())):
-            pending.delete()
-            matched = True
-        elif pending.failed_attempts + 1 >= EmailCode.MAX_FAILED_ATTEMPTS:
-            pending.delete()
-            matched = False
-        else:
-            EmailCode.objects.filter(pk=pending.pk).update(failed_attempts=F("failed_attempts") + 1)
-            matched = False
+        matched = _spend_code(pending, email, code)
     if not matched:
-        raise wrong
+        raise ApiError(errors.WRONG_CODE)
     return signing.dumps({"email": email}, salt=RID_SALT)
+
+
+def request_password_reset(email, *, client_ip):
+    """/forget1: check the email's format (9400) and the limits (9429), and return the work that
+    depends on whether an active account has this email, storing and mailing a code, for the
+    caller to run after the answer is sent: the answer, and the time it takes, are the same
+    either way (API.md)."""
+    form = EmailForm(data={"email": email})
+    validate(form)
+    email = normalize_email(form.cleaned_data["email"])
+    _limit_code_mails("reset", email, client_ip)
+    return functools.partial(_mail_reset_code, email)
+
+
+def _mail_reset_code(email):
+    user = User.objects.active().with_email(email).first()
+    if user is None:
+        return
+    code = _new_code()
+    # A new code replaces the older one, which is void from now on.
+    PasswordResetCode.objects.update_or_create(
+        user=user,
+        defaults={
+            "code_hash": PasswordResetCode.hash_code(email, code),
+            "failed_attempts": 0,
+            "expires_at": timezone.now() + CODE_TTL,
+        },
+    )
+    try:
+        _mail_code("password_reset_code", email, code)
+    except Exception:
+        logger.exception("Could not send the password reset code email")
+        PasswordResetCode.objects.filter(user=user).delete()
+        ratelimit.release_cooldown("reset-email", email)
+
+
+def reset_password(*, email, code, password, client_ip):
+    """/forget2: the right code sets the new password, revokes every token of the user and ends
+    the login lock of the email; returns (user, a new token key). A wrong code counts a try of
+    the code and a failure of the client address (1003); a password the validators refuse is
+    9400 and leaves the code usable."""
+    ratelimit.refuse_after_failures(
+        "reset-code-address",
+        client_ip,
+        limit=WRONG_RESET_CODES_PER_ADDRESS,
+        window=WRONG_RESET_CODE_WINDOW_SECONDS,
+    )
+    email = normalize_email(email)
+    user = User.objects.active().with_email(email).first()
+    matched = False
+    if user is not None:
+        new_password = PasswordForm(data={"pass": password}, user=user)
+        with transaction.atomic():
+            pending = PasswordResetCode.objects.select_for_update().filter(user=user).first()
+            matched = _spend_code(pending, email, code)
+            if matched:
+                validate(new_password)  # raised inside: the rollback keeps the code
+                user.set_password(password)
+                user.save(update_fields=["password"])
+                AuthToken.objects.filter(user=user).revoke()
+                key = AuthToken.objects.issue(user)
+                # In the transaction: with the cache down the reset fails whole (9503).
+                _end_login_lock(email)
+    if not matched:
+        ratelimit.record_failure(
+            "reset-code-address", client_ip, window=WRONG_RESET_CODE_WINDOW_SECONDS
+        )
+        raise ApiError(errors.WRONG_CODE)
+    return user, key
 
 
 def _rid_email(rid):
@@ -339,8 +429,18 @@ def login(*, email, password, captcha_uuid, captcha_answer, client_ip):
     return user, AuthToken.objects.issue(user)
 
 
-def logout(token):
-    AuthToken.objects.filter(pk=token.pk).revoke()
+def _end_login_lock(email):
+    """The owner proved the account theirs: the email's hourly lock and captcha requirement end."""
+    ratelimit.clear_window_slots("login-hour", email, **HOUR_SLOTS)
+    ratelimit.clear_slots("login-email", email, slots=EMAIL_SLOTS["slots"])
+
+
+def logout(token, *, everywhere=False):
+    """Revoke `token`, or with `everywhere` every token of its user."""
+    if everywhere:
+        AuthToken.objects.filter(user=token.user_id).revoke()
+    else:
+        AuthToken.objects.filter(pk=token.pk).revoke()
 
 
 # The admin's login (accounts.admin.AdminLoginForm) counts failures per account and address:
@@ -375,14 +475,17 @@ DEAD_TOKEN_RETENTION = timedelta(days=7)
 
 
 def purge_expired():
-    """Delete tokens expired or revoked over DEAD_TOKEN_RETENTION ago and expired sign-up codes;
-    returns (tokens deleted, codes deleted)."""
+    """Delete tokens expired or revoked over DEAD_TOKEN_RETENTION ago and expired sign-up and
+    password-reset codes; returns (tokens deleted, codes deleted)."""
     now = timezone.now()
     cutoff = now - DEAD_TOKEN_RETENTION
     tokens, _ = AuthToken.objects.filter(
         Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff)
     ).delete()
-    codes, _ = EmailCode.objects.filter(expires_at__lte=now).delete()
+    codes = sum(
+        model.objects.filter(expires_at__lte=now).delete()[0]
+        for model in (EmailCode, PasswordResetCode)
+    )
     return tokens, codes
 
 

@@ -9,6 +9,8 @@ urlpatterns = [
     path("get_yzm", views.get_yzm, name="get_yzm"),
     path("login", views.login, name="login"),
     path("logout", views.logout, name="logout"),
+    path("forget1", views.forget1, name="forget1"),
+    path("forget2", views.forget2, name="forget2"),
     path("reset", views.reset, name="reset"),
     path("get_info", views.get_info, name="get_info"),
 ]

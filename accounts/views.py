@@ -1,9 +1,10 @@
 from accounts import captcha, errors, queries, services
 from accounts.auth import require_owner
+from accounts.forms import LogoutForm
 from accounts.models import normalize_email
 from accounts.serializers import profile_info_json, profile_json, signed_in_json
 from socialsite import replicas
-from socialsite.api import api, client_ip, envelope, token_envelope
+from socialsite.api import after_response, api, client_ip, envelope, token_envelope
 
 
 @api(("POST",), auth=False)
@@ -62,8 +63,25 @@ def login(request, params):
 
 @api(("POST",))
 def logout(request, params):
-    services.logout(request.api_token)
+    everywhere = params.clean(LogoutForm)["all"]
+    services.logout(request.api_token, everywhere=everywhere)
     return envelope(1012, "已退出登录")
+
+
+@api(("POST",), auth=False)
+def forget1(request, params):
+    (email,) = params.require("email", missing=errors.MISSING_PARAMS)
+    mail_code = services.request_password_reset(email, client_ip=client_ip(request))
+    return after_response(envelope(1013, "验证码已发送"), mail_code)
+
+
+@api(("POST",), auth=False)
+def forget2(request, params):
+    email, code, password = params.require("email", "value", "pass", missing=errors.MISSING_PARAMS)
+    user, token = services.reset_password(
+        email=email, code=code, password=password, client_ip=client_ip(request)
+    )
+    return token_envelope(1014, "密码已重置", data=signed_in_json(user, token, request))
 
 
 @api(("POST",), takes_images=True)

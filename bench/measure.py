@@ -92,6 +92,12 @@ def scenarios(world):
             1002,
         ),
         Scenario("POST /logout", "post", "/logout", world["logout"], 1012),
+        Scenario("POST /logout (all=1)", "post", "/logout", world["logout_everywhere"], 1012),
+        Scenario("POST /forget1", "post", "/forget1", lambda n: {"email": stranger(n)}, 1013),
+        Scenario(
+            "POST /forget1 (no account)", "post", "/forget1", lambda n: {"email": fresh(n)}, 1013
+        ),
+        Scenario("POST /forget2", "post", "/forget2", world["password_reset"], 1014),
         Scenario(
             "POST /reset",
             "post",
@@ -230,7 +236,7 @@ def build_world(calls):
     from django.utils import timezone
 
     from accounts import services as account_services
-    from accounts.models import AuthToken, EmailCode, User
+    from accounts.models import AuthToken, EmailCode, PasswordResetCode, User
     from feed.models import Post
     from friends.models import Friendship
 
@@ -258,7 +264,7 @@ def build_world(calls):
         EmailCode.objects.create(
             email=email,
             code_hash=EmailCode.hash_code(email, code),
-            expires_at=timezone.now() + account_services.SIGNUP_CODE_TTL,
+            expires_at=timezone.now() + account_services.CODE_TTL,
         )
         return {"email": email, "value": code}
 
@@ -300,6 +306,23 @@ def build_world(calls):
     def logout(n):
         return {"__token__": AuthToken.objects.issue(demo)}
 
+    # Strangers, not the demo user, whose token and password the other scenarios use.
+    def logout_everywhere(n):
+        user = User.objects.get(email=strangers[n % len(strangers)])
+        return {"__token__": AuthToken.objects.issue(user), "all": "1"}
+
+    def password_reset(n):
+        user = User.objects.get(email=strangers[n % len(strangers)])
+        PasswordResetCode.objects.update_or_create(
+            user=user,
+            defaults={
+                "code_hash": PasswordResetCode.hash_code(user.email, code),
+                "failed_attempts": 0,
+                "expires_at": timezone.now() + account_services.CODE_TTL,
+            },
+        )
+        return {"email": user.email, "value": code, "pass": "bench-password-123"}
+
     return {
         "demo": demo.email,
         "other": other.email,
@@ -308,6 +331,8 @@ def build_world(calls):
         "pending_code": pending_code,
         "registration": registration,
         "logout": logout,
+        "logout_everywhere": logout_everywhere,
+        "password_reset": password_reset,
         "new_post": new_post,
         "old_post": old_post,
         "new_comment": new_comment,

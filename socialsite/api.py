@@ -4,6 +4,7 @@ function that turns any exception into it), parameter reading and the `@api` dec
 
 import functools
 import json
+import logging
 from typing import NamedTuple
 
 from django import forms
@@ -17,6 +18,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from socialsite import errors, replicas
 from socialsite.errors import ApiError, invalid
+
+logger = logging.getLogger("socialsite.api")
 
 
 def form_errors(*bound_forms):
@@ -52,6 +55,25 @@ def token_envelope(status, msg, **fields):
     along the way may keep it (API.md: `Cache-Control: no-store`)."""
     response = envelope(status, msg, **fields)
     patch_cache_control(response, no_store=True)
+    return response
+
+
+def after_response(response, work):
+    """Run `work()` once `response` has been sent: the server closes a response after sending it
+    (WSGI and ASGI alike; so does Django's test client), and `work` runs then, before Django's own
+    close (its request_finished closes the database connection). What fails in `work` is logged:
+    the answer is out already."""
+    close = response.close
+
+    def work_then_close():
+        try:
+            work()
+        except Exception:
+            logger.exception("The work after a response failed")
+        finally:
+            close()
+
+    response.close = work_then_close
     return response
 
 

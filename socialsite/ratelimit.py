@@ -267,3 +267,9 @@ def renew_oldest_slot(name, ident, *, slots, window):
 def clear_slots(name, ident, *, slots):
     """Free every slot of `ident` taken with take_slot."""
     cache.delete_many(_slot_keys(name, ident, slots))
+
+
+def clear_window_slots(name, ident, *, slots, window):
+    """Free every slot of `ident` in the current window of take_window_slot."""
+    window_start = int(time.time() // window) * window
+    cache.delete_many(_slot_keys(name, ident, slots, window_start))

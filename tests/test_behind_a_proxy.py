@@ -4,7 +4,7 @@ proxy added counts."""
 
 import pytest
 
-from accounts.services import SIGNUP_CODES_PER_ADDRESS_PER_HOUR
+from accounts.services import CODES_PER_ADDRESS_PER_HOUR
 from tests.factories import PASSWORD, ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +16,7 @@ def through_the_proxy(forwarded_for):
 
 
 def use_up_the_sign_up_codes(client):
-    for number in range(SIGNUP_CODES_PER_ADDRESS_PER_HOUR):
+    for number in range(CODES_PER_ADDRESS_PER_HOUR):
         body = client.post("/register1", {"email": f"n{number}@example.com"}).json()
         assert body["status"] == 1004
     response = client.post("/register1", {"email": "one-more@example.com"})

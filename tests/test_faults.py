@@ -17,9 +17,10 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.signals import post_delete
 from django.db.utils import load_backend
 from django.test import RequestFactory
+from django.utils import timezone
 
-from accounts.models import AuthToken, EmailCode, User
-from accounts.services import RID_SALT
+from accounts.models import AuthToken, EmailCode, PasswordResetCode, User
+from accounts.services import CODE_TTL, RID_SALT
 from feed.models import Comment, Post, Report
 from friends.models import Block, Friendship
 from tests.factories import (
@@ -68,6 +69,8 @@ DATABASE_CALLS = {
     "get_yzm": ("get", {"uuid": "device-1"}),
     "login": ("post", {"email": ALICE, "pass": PASSWORD}),
     "logout": ("post", {}),
+    "forget1": ("post", {"email": ALICE}),
+    "forget2": ("post", {"email": ALICE, "value": "123456", "pass": PASSWORD}),
     "reset": ("post", {"email": ALICE, "name": "A"}),
     "get_info": ("get", {"email": ALICE}),
     "set_friend": ("get", {"email": ALICE, "femail": "b@example.com", "group": "1"}),
@@ -267,6 +270,8 @@ CACHE_GUARDED_CALLS = {
     "get_yzm": ("get", {"uuid": "device-1"}),
     "login": ("post", {"email": ALICE, "pass": PASSWORD}),
     "register1": ("post", {"email": "new@example.com"}),
+    "forget1": ("post", {"email": ALICE}),
+    "forget2": ("post", {"email": ALICE, "value": "123456", "pass": "a-new-long-passphrase"}),
 }
 
 
@@ -319,6 +324,23 @@ def test_cache_down_no_signup_code_is_sent(anon, db, cache_down, mailoutbox):
     assert_unavailable(anon.post("/register1", {"email": "new@example.com"}))
     assert not EmailCode.objects.exists()
     assert mailoutbox == []
+
+
+def test_cache_down_no_reset_code_is_sent_or_spent(anon, user, cache_down, mailoutbox):
+    """The code limits live in the cache: without it no code is mailed, and the right code
+    changes nothing (it stays usable for when the cache is back)."""
+    assert_unavailable(anon.post("/forget1", {"email": ALICE}))
+    assert mailoutbox == []
+    PasswordResetCode.objects.create(
+        user=user,
+        code_hash=PasswordResetCode.hash_code(ALICE, "123456"),
+        expires_at=timezone.now() + CODE_TTL,
+    )
+    reset = {"email": ALICE, "value": "123456", "pass": "a-new-long-passphrase"}
+    assert_unavailable(anon.post("/forget2", reset))
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    assert PasswordResetCode.objects.get().failed_attempts == 0
 
 
 def test_cache_down_password_change_is_refused(api, user, cache_down):

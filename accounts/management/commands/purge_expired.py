@@ -9,9 +9,9 @@ from accounts import services
 class Command(BaseCommand):
     help = (
         "Delete API tokens expired or revoked over a week ago (the admin keeps showing the "
-        "recent ones) and sign-up codes past their expiry."
+        "recent ones) and sign-up and password-reset codes past their expiry."
     )
 
     def handle(self, *args, **options):
         tokens, codes = services.purge_expired()
-        self.stdout.write(f"Deleted {tokens} tokens and {codes} sign-up codes.")
+        self.stdout.write(f"Deleted {tokens} tokens and {codes} mailed codes.")
