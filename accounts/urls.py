@@ -9,6 +9,7 @@ urlpatterns = [
     path("get_yzm", views.get_yzm, name="get_yzm"),
     path("login", views.login, name="login"),
     path("logout", views.logout, name="logout"),
+    path("delete_account", views.delete_account, name="delete_account"),
     path("reset", views.reset, name="reset"),
     path("get_info", views.get_info, name="get_info"),
 ]
