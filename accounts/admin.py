@@ -187,6 +187,15 @@ class UserAdmin(DjangoUserAdmin):
             # Unticking "active" is a deactivation like the action's: it revokes the tokens.
             services.deactivate_users(User.objects.filter(pk=obj.pk))
 
+    # Deleting (a superuser's: the moderators' group has no "delete user") goes through the
+    # API's service, so that the files go too once the deletion commits. Django's confirmation
+    # page before it lists what the foreign keys take along.
+    def delete_model(self, request, obj):
+        services.delete_users(User.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        services.delete_users(queryset)
+
     def warn_skipped(self, request, selected, allowed):
         if selected.exclude(pk__in=allowed).exists():
             skipped = (

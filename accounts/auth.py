@@ -23,13 +23,14 @@ def authenticate(request):
     request.api_user = token.user
 
 
-def require_owner(request, email, *, unknown):
+def require_owner(request, email, *, unknown=None):
     """The caller when `email` names them; an `ApiError` of the code `unknown` when it names
-    nobody; 9403 otherwise."""
+    nobody; 9403 otherwise (also for an email naming nobody when `unknown` is None: then the
+    answer tells nothing of other accounts, and no look-up is made)."""
     caller = request.api_user
     if normalize_email(email) == caller.email:
         return caller
-    if not User.objects.with_email(email).exists():
+    if unknown is not None and not User.objects.with_email(email).exists():
         raise ApiError(unknown)
     raise ApiError(errors.NOT_THE_OWNER)
 

@@ -359,8 +359,9 @@ def from_upload(upload, *, box=AVATAR_BOX):
 
 
 def delete_on_commit(field_file_or_name, storage):
-    """Delete a replaced avatar file once the transaction that replaced it has committed (never
-    before: a rollback keeps pointing at it). A failed delete is logged, not raised."""
+    """Delete a replaced avatar file (or any file whose row goes) once the transaction that
+    replaced it has committed (never before: a rollback keeps pointing at it). A failed delete is
+    logged, not raised."""
     name = getattr(field_file_or_name, "name", field_file_or_name)
     if name:
         transaction.on_commit(lambda: storage.delete(name), robust=True)

@@ -8,6 +8,12 @@ visibility_rules = []
 # name -> fn(user) -> int: counts the owner sees on their own /get_info.
 owner_counts = {}
 
+# fn(users) -> iterable of (storage, name): the files of the apps above accounts that go with the
+# accounts of `users` (a queryset), such as post images. Called inside the deletion's transaction
+# before any row is deleted; the files are deleted once the deletion has committed
+# (accounts.services.delete_users). The avatar is accounts' own (accounts.avatars).
+account_files = []
+
 # Admin inline classes shown on a user's admin page (friends: the friend list). Registered when
 # the app's admin module is loaded.
 user_admin_inlines = []

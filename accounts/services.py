@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from accounts import avatars, captcha, errors
+from accounts import avatars, captcha, errors, extensions
 from accounts.forms import EmailForm, PasswordForm, ProfileForm
 from accounts.models import AuthToken, EmailCode, PasswordResetCode, User, normalize_email
 from socialsite import ratelimit
@@ -258,16 +258,24 @@ def _discard_new_avatar(user, avatar):
         user.avatar.storage.delete(user.avatar.name)
 
 
-def _check_old_password(user, old_password):
-    failures = ratelimit.refuse_after_failures(
+def refuse_password_guessing(user):
+    """9429 once `user` has OLD_PASSWORD_FAILURES_LIMIT wrong passwords counted in the window: the
+    wrong `old_pass` tries of /reset and the wrong `pass` of /delete_account count together, so
+    that a stolen token is no way to guess the password. Returns the count otherwise."""
+    return ratelimit.refuse_after_failures(
         "reset-old-pass",
         user.pk,
         limit=OLD_PASSWORD_FAILURES_LIMIT,
         window=OLD_PASSWORD_FAILURE_WINDOW_SECONDS,
     )
-    if not old_password:
+
+
+def _check_password_counting_failures(user, password):
+    """1001 for a missing or wrong `password`, a wrong one counted (refuse_password_guessing)."""
+    failures = refuse_password_guessing(user)
+    if not password:
         raise ApiError(errors.WRONG_PASSWORD)
-    if not user.check_password(old_password):
+    if not user.check_password(password):
         ratelimit.record_failure(
             "reset-old-pass", user.pk, window=OLD_PASSWORD_FAILURE_WINDOW_SECONDS
         )
@@ -301,7 +309,7 @@ def update_profile(user, *, fields, token):
     left unchanged; nothing changes unless everything is valid."""
     password = fields.get("pass")
     if password is not None:
-        _check_old_password(user, fields.get("old_pass"))
+        _check_password_counting_failures(user, fields.get("old_pass"))
     profile = ProfileForm(data=fields, instance=user)
     bound_forms = [profile]
     if password is not None:
@@ -510,3 +518,31 @@ def deactivatable_by(staff, users):
 def reactivate_users(users):
     """Let deactivated `users` log in again (their old tokens stay revoked)."""
     return users.filter(is_active=False).update(is_active=True)
+
+
+def delete_account(user, *, password):
+    """/delete_account: with the right `password` (1001 otherwise, counted with /reset's wrong
+    `old_pass` tries: 9429 after OLD_PASSWORD_FAILURES_LIMIT), delete `user` for good."""
+    _check_password_counting_failures(user, password)
+    delete_users(User.objects.filter(pk=user.pk))
+
+
+def delete_users(users):
+    """Delete the accounts of `users` (a queryset) and everything of theirs, in one transaction:
+    the rows through the foreign keys (posts, comments, friendships and blocks both ways, search
+    interests, tokens…; the reports they filed or that name them stay, without them: see
+    feed.models.Report), then, once it has committed, the files: the avatar (the post_delete
+    receiver of accounts.avatars, whatever deletes a user) and those the apps above name through
+    extensions.account_files. A rollback deletes no file. The API's /delete_account and the
+    admin's deletions both come here. Returns how many users were deleted."""
+    with transaction.atomic():
+        # Locked, and the set fixed, before the files are named: a concurrent write of one of
+        # these users (a post with images) waits for the deletion instead of adding a file that
+        # nobody would delete.
+        locked = User.objects.select_for_update().filter(pk__in=users.values("pk"))
+        doomed = User.objects.filter(pk__in=list(locked.values_list("pk", flat=True)))
+        files = [file for named_by in extensions.account_files for file in named_by(doomed)]
+        _, per_model = doomed.delete()
+        for storage, name in files:
+            avatars.delete_on_commit(name, storage)
+    return per_model.get(User._meta.label, 0)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout", views.logout, name="logout"),
     path("forget1", views.forget1, name="forget1"),
     path("forget2", views.forget2, name="forget2"),
+    path("delete_account", views.delete_account, name="delete_account"),
     path("reset", views.reset, name="reset"),
     path("get_info", views.get_info, name="get_info"),
 ]

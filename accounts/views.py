@@ -84,6 +84,16 @@ def forget2(request, params):
     return token_envelope(1014, "密码已重置", data=signed_in_json(user, token, request))
 
 
+@api(("POST",))
+def delete_account(request, params):
+    # Counting wrong passwords is a rate limit: 9429 comes before the other checks (API.md).
+    services.refuse_password_guessing(request.api_user)
+    email, password = params.require("email", "pass", missing=errors.MISSING_PARAMS)
+    user = require_owner(request, email)
+    services.delete_account(user, password=password)
+    return envelope(1015, "账号已注销")
+
+
 @api(("POST",), takes_images=True)
 def reset(request, params):
     # The hourly avatar limit is a rate limit: checked before the other checks (API.md's order),

@@ -14,6 +14,9 @@ from feed.models import Comment, Post, Report
 
 EXCERPT_LENGTH = 40
 INLINE_COMMENTS = 50
+# A report outlives its reporter and its target (feed.models.Report): the queue says so.
+DELETED_ACCOUNT = "已注销"
+DELETED_TARGET = "已不存在（动态已删除或用户已注销）"
 # Client timestamps above this are taken as milliseconds (it is the year 5138 in seconds).
 MILLISECONDS_FROM = 10**11
 
@@ -152,20 +155,28 @@ class ReportAdmin(admin.ModelAdmin):
         "id",
         "state",
         "target",
+        "reported_excerpt",
         "reason_excerpt",
-        "reporter",
+        "reporter_link",
         "created_at",
         "resolved_by",
         "resolved_at",
     )
     list_filter = ("state", "created_at")
-    search_fields = ("reason", "reporter__email", "user__email", "post__author__email")
+    search_fields = (
+        "reason",
+        "reported_text",
+        "reporter__email",
+        "user__email",
+        "post__author__email",
+    )
     list_select_related = ("reporter", "user", "post__author", "resolved_by")
     # The queue: open reports first ("open" < "resolved"), newest first (index report_queue).
     ordering = ("state", "-created_at")
     fields = (
-        "reporter",
+        "reporter_link",
         "target",
+        "reported_text",
         "reason",
         "state",
         "created_at",
@@ -179,6 +190,13 @@ class ReportAdmin(admin.ModelAdmin):
         # Reports are made by users through the API (/report).
         return False
 
+    @admin.display(description="举报人", ordering="reporter")
+    def reporter_link(self, report):
+        if report.reporter_id is None:
+            return DELETED_ACCOUNT
+        url = reverse("admin:accounts_user_change", args=[report.reporter_id])
+        return format_html('<a href="{}">{}</a>', url, report.reporter)
+
     @admin.display(description="举报对象")
     def target(self, report):
         if report.post_id is not None:
@@ -186,8 +204,15 @@ class ReportAdmin(admin.ModelAdmin):
             return format_html(
                 '<a href="{}">动态 #{}（{}）</a>', url, report.post_id, report.post.author
             )
-        url = reverse("admin:accounts_user_change", args=[report.user_id])
-        return format_html('<a href="{}">用户 {}</a>', url, report.user)
+        if report.user_id is not None:
+            url = reverse("admin:accounts_user_change", args=[report.user_id])
+            return format_html('<a href="{}">用户 {}</a>', url, report.user)
+        # Deleted since (SET_NULL): what was reported is the copy, and nothing else of its author.
+        return DELETED_TARGET
+
+    @admin.display(description="被举报的内容", ordering="reported_text")
+    def reported_excerpt(self, report):
+        return excerpt(report.reported_text)
 
     @admin.display(description="理由", ordering="reason")
     def reason_excerpt(self, report):

@@ -85,20 +85,45 @@ class ReportState(models.TextChoices):
     RESOLVED = "resolved", "已处理"
 
 
+# A reported user's copy: the texts of their profile that they wrote themselves and show others,
+# which is what a report of a user is about (an offensive name or introduction, a scam in
+# `like`). Not the avatar (an image, deleted with the account), not sex or birthday (choices,
+# nothing written), and never the email: it is how they log in, and it goes with the account.
+REPORTED_PROFILE_FIELDS = ("username", "name", "introduction", "like", "flike", "location")
+
+
+def reported_text(*, post=None, user=None):
+    """The copy of the reported text a report keeps (API.md, /report): a post's message, or a
+    user's self-written profile texts, one "label：value" line each (empty ones left out).
+    feed/migrations/0007_fill_reported_text.py holds a copy of it for the reports filed before."""
+    if post is not None:
+        return post.msg
+    lines = []
+    for name in REPORTED_PROFILE_FIELDS:
+        value = getattr(user, name)
+        if value:
+            lines.append(f"{user._meta.get_field(name).verbose_name}：{value}")
+    return "\n".join(lines)
+
+
 class Report(models.Model):
-    """A report of a post or of a user, queued for the moderators."""
+    """A report of a post or of a user, queued for the moderators. It outlives both: when the
+    reporter deletes their account it stays without a reporter, when the target goes (a deleted
+    post or account) without a target, and `reported_text` keeps what was reported."""
 
     State = ReportState
 
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="reports_made",
         verbose_name="举报人",
     )
     post = models.ForeignKey(
         Post,
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="reports",
@@ -107,10 +132,13 @@ class Report(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name="被举报的用户",
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="reports_received",
+    )
+    reported_text = models.TextField(
+        "被举报的内容", blank=True, help_text="举报时留下的副本：动态的内容，或用户自己写的资料。"
     )
     reason = models.CharField("理由", max_length=500, blank=True)
     state = models.CharField(
@@ -131,12 +159,10 @@ class Report(models.Model):
         verbose_name = "举报"
         verbose_name_plural = "举报"
         constraints = [
+            # A report is filed with one target; a deleted one (SET_NULL) leaves none.
             models.CheckConstraint(
-                condition=(
-                    models.Q(post__isnull=False, user__isnull=True)
-                    | models.Q(post__isnull=True, user__isnull=False)
-                ),
-                name="%(app_label)s_%(class)s_one_target",
+                condition=models.Q(post__isnull=True) | models.Q(user__isnull=True),
+                name="%(app_label)s_%(class)s_at_most_one_target",
             ),
             models.CheckConstraint(
                 condition=models.Q(state__in=ReportState.values),

@@ -10,7 +10,7 @@ from accounts.models import User
 from accounts.services import deactivatable_by, deactivate_users
 from feed import errors
 from feed.forms import CommentForm, PostForm, ReportForm
-from feed.models import Post, Report
+from feed.models import Post, Report, reported_text
 from socialsite import ratelimit
 from socialsite.api import validate
 from socialsite.errors import ApiError
@@ -47,7 +47,8 @@ def put_post(author, *, message, time):
 
 
 def delete_post(post):
-    """Delete `post` and, through the foreign keys, its comments and the reports about it."""
+    """Delete `post` and, through the foreign keys, its comments; the reports about it stay
+    queued, without it, with their copy of its text."""
     with transaction.atomic():
         deleted, _ = Post.objects.filter(pk=post.pk).delete()
     if not deleted:  # deleted concurrently
@@ -70,8 +71,9 @@ def comment(post, author, text):
 
 
 def report(reporter, *, post=None, user=None, reason):
-    """Queue a report of `post` or of `user`. A reporter's open report of the same target is
-    not repeated, so the queue holds one entry per complaint."""
+    """Queue a report of `post` or of `user`, with a copy of the reported text taken now
+    (models.reported_text): the report outlives the post and the account. A reporter's open
+    report of the same target is not repeated, so the queue holds one entry per complaint."""
     if post is not None and user is not None:
         raise ValidationError({"post": ["post 与 femail 只能给出一个。"]})
     form = ReportForm(data={"reason": reason})
@@ -83,7 +85,10 @@ def report(reporter, *, post=None, user=None, reason):
                 post=post,
                 user=user,
                 state=Report.State.OPEN,
-                defaults={"reason": form.cleaned_data["reason"]},
+                defaults={
+                    "reason": form.cleaned_data["reason"],
+                    "reported_text": reported_text(post=post, user=user),
+                },
             )
     except IntegrityError:  # the target was deleted meanwhile
         raise ApiError(errors.NO_SUCH_REPORT_TARGET) from None

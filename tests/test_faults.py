@@ -71,6 +71,7 @@ DATABASE_CALLS = {
     "logout": ("post", {}),
     "forget1": ("post", {"email": ALICE}),
     "forget2": ("post", {"email": ALICE, "value": "123456", "pass": PASSWORD}),
+    "delete_account": ("post", {"email": ALICE, "pass": PASSWORD}),
     "reset": ("post", {"email": ALICE, "name": "A"}),
     "get_info": ("get", {"email": ALICE}),
     "set_friend": ("get", {"email": ALICE, "femail": "b@example.com", "group": "1"}),
@@ -272,6 +273,7 @@ CACHE_GUARDED_CALLS = {
     "register1": ("post", {"email": "new@example.com"}),
     "forget1": ("post", {"email": ALICE}),
     "forget2": ("post", {"email": ALICE, "value": "123456", "pass": "a-new-long-passphrase"}),
+    "delete_account": ("post", {"email": ALICE, "pass": PASSWORD}),
 }
 
 
@@ -352,6 +354,15 @@ def test_cache_down_password_change_is_refused(api, user, cache_down):
         assert_unavailable(response)
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
+
+
+def test_cache_down_no_account_is_deleted(api, user, cache_down):
+    """Wrong passwords of /delete_account are counted in the cache: without it no try is made,
+    the right password's included."""
+    for password in (PASSWORD, "wrong-password"):
+        assert_unavailable(api.post("/delete_account", {"email": ALICE, "pass": password}))
+    assert User.objects.filter(pk=user.pk).exists()
+    assert AuthToken.objects.find(api.token).is_usable()
 
 
 class ThrowawayRedis:
@@ -469,7 +480,8 @@ def test_block_failing_midway_keeps_the_friendships(api, user, make_user, monkey
 def test_delete_post_failing_midway_keeps_the_post_its_comments_and_reports(
     api, user, bob_post, make_user
 ):
-    """The comments, the reports and the post are deleted, then a step after the delete fails."""
+    """The comments and the post are deleted and the report loses its post, then a step after
+    the delete fails."""
     own_post = make_post(user)
     make_comments(own_post, user, 3)
     Report.objects.create(reporter=bob_post.author, post=own_post, reason="spam")

@@ -467,6 +467,7 @@ class TestReport:
         report = Report.objects.get()
         assert (report.reporter, report.post, report.user) == (user, post, None)
         assert (report.reason, report.state) == ("spam", Report.State.OPEN)
+        assert report.reported_text == post.msg
 
     def test_reports_a_user_even_a_blocked_one(self, api, user, bob):
         block(user, bob)
@@ -476,6 +477,46 @@ class TestReport:
         assert response.json()["status"] == 7001
         report = Report.objects.get()
         assert (report.post, report.user, report.reason) == (None, bob, "骚扰")
+
+    def test_a_user_report_copies_their_self_written_profile_never_the_email(
+        self, api, user, make_user
+    ):
+        target = make_user(
+            email="target@example.com",
+            username="坏人",
+            name="Target",
+            sex="男",
+            introduction="加我领红包",
+            like="赚钱",
+            flike="",
+            location="某地",
+        )
+        data = {"email": user.email, "femail": target.email, "reason": "诈骗"}
+        assert api.post("/report", data).json()["status"] == 7001
+        copy = Report.objects.get().reported_text
+        assert copy == "用户名：坏人\n姓名：Target\n自我简介：加我领红包\n爱好：赚钱\n所在地：某地"
+        assert "target@example.com" not in copy
+
+    def test_the_copy_is_the_text_when_the_report_was_filed(self, api, user, bob, client_for):
+        post = make_post(bob, msg="原来的内容")
+        for target in ({"post": post.pk}, {"femail": bob.email}):
+            data = {"email": user.email, "reason": "spam", **target}
+            assert api.post("/report", data).json()["status"] == 7001
+        bob_api = client_for(bob)
+        changed = {"email": bob.email, "username": "改过的名字"}
+        assert bob_api.post("/reset", changed).json()["status"] == 1002
+        Post.objects.filter(pk=post.pk).update(msg="改过的内容")
+        # reported again while open: the same report, its copy unchanged
+        data = {"email": user.email, "post": post.pk, "reason": "spam"}
+        assert api.post("/report", data).json()["status"] == 7001
+        copies = list(Report.objects.order_by("pk").values_list("reported_text", flat=True))
+        assert copies == ["原来的内容", "用户名：bob\n爱好：篮球"]
+        # the post deleted: the report stays queued with its copy, without the post
+        assert (
+            bob_api.post("/delPost", {"email": bob.email, "id": post.pk}).json()["status"] == 3005
+        )
+        report = Report.objects.get(reported_text="原来的内容")
+        assert (report.post, report.state, report.reporter) == (None, Report.State.OPEN, user)
 
     def test_an_open_report_is_not_repeated(self, api, user, bob):
         for _ in range(2):
@@ -493,6 +534,24 @@ class TestReport:
                 Report.objects.create(reporter=user, reason="again", **target)
             Report.objects.create(reporter=bob, reason="someone else", **target)
             Report.objects.create(reporter=user, reason="old", state="resolved", **target)
+        assert Report.objects.count() == 6
+
+    def test_the_database_allows_at_most_one_target(self, user, bob):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Report.objects.create(reporter=user, post=make_post(bob), user=bob, reason="x")
+        # none: its target was deleted since
+        Report.objects.create(reporter=user, reason="x", reported_text="copy")
+        assert Report.objects.count() == 1
+
+    def test_open_reports_without_a_reporter_do_not_collide(self, user, bob):
+        """Reports whose reporters deleted their accounts keep their target, each one."""
+        post = make_post(bob)
+        for target in ({"post": post}, {"user": bob}):
+            for _ in range(2):
+                Report.objects.create(reporter=None, reason="filed by a deleted account", **target)
+            Report.objects.create(reporter=user, reason="mine", **target)
+            with pytest.raises(IntegrityError), transaction.atomic():
+                Report.objects.create(reporter=user, reason="again", **target)
         assert Report.objects.count() == 6
 
     @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.models import AuthToken, User
 from feed.models import Comment, Post, Report
-from tests.factories import make_comments, make_post
+from tests.factories import PASSWORD, make_comments, make_post
 
 pytestmark = pytest.mark.django_db
 
@@ -206,6 +206,53 @@ def test_the_report_queue_lists_open_reports_first_with_links(staff_client, user
     content = response.content.decode()
     assert reverse("admin:feed_post_change", args=[post.pk]) in content
     assert reverse("admin:accounts_user_change", args=[user.pk]) in content
+
+
+def test_the_queue_shows_the_copy_and_marks_what_was_deleted(
+    staff_client, api, user, bob, carol, client_for
+):
+    """alice reports bob's post and is reported by carol; then bob deletes the post and alice
+    her account: both reports stay, with their copies, marked."""
+    post = make_post(bob, msg="违规的动态内容")
+    assert (
+        api.post("/report", {"email": user.email, "post": post.pk, "reason": "广告"}).json()[
+            "status"
+        ]
+        == 7001
+    )
+    carol_api = client_for(carol)
+    about_alice = {"email": carol.email, "femail": user.email, "reason": "骚扰"}
+    assert carol_api.post("/report", about_alice).json()["status"] == 7001
+    bob_api = client_for(bob)
+    assert bob_api.post("/delPost", {"email": bob.email, "id": post.pk}).json()["status"] == 3005
+    assert api.post("/delete_account", {"email": user.email, "pass": PASSWORD}).json() == {
+        "status": 1015,
+        "msg": "账号已注销",
+    }
+    by_alice, by_carol = Report.objects.order_by("pk")
+    response = staff_client.get(reverse("admin:feed_report_changelist"))
+    rows = {
+        report.pk: [str(cell) for cell in row]
+        for report, row in zip(
+            response.context["cl"].result_list, response.context["results"], strict=True
+        )
+    }
+    gone = '<td class="field-target">已不存在（动态已删除或用户已注销）</td>'
+    assert '<td class="field-reported_excerpt">违规的动态内容</td>' in rows[by_alice.pk]
+    assert '<td class="field-reporter_link">已注销</td>' in rows[by_alice.pk]
+    assert gone in rows[by_alice.pk]
+    assert '<td class="field-reported_excerpt">用户名：alice\n姓名：Alice</td>' in rows[by_carol.pk]
+    carol_link = reverse("admin:accounts_user_change", args=[carol.pk])
+    assert (
+        f'<td class="field-reporter_link"><a href="{carol_link}">{carol.email}</a></td>'
+        in rows[by_carol.pk]
+    )
+    assert gone in rows[by_carol.pk]
+    page = staff_client.get(reverse("admin:feed_report_change", args=[by_carol.pk]))
+    content = page.content.decode()
+    assert "用户名：alice" in content and "姓名：Alice" in content
+    assert "alice@example.com" not in content
+    assert carol.email in content
 
 
 def test_resolve(staff_client, staff_user, user, bob):

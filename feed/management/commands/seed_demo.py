@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from accounts import avatars
 from accounts.models import Sex, User
+from accounts.services import delete_users
 from feed.demo import DEMO_DOMAIN, DEMO_EMAIL, DEMO_PASSWORD, DEMO_USERS
 from feed.models import Comment, Post
 from friends.interests import split_interests
@@ -245,11 +246,11 @@ def demo_users():
 
 
 def flush_demo_data(chunk=500):
-    """Delete demo users in chunks (so memory stays bounded); their data cascades."""
+    """Delete demo users in chunks (so memory stays bounded), as any account is deleted: their
+    data cascades, their files go once each chunk commits."""
     deleted = 0
     while ids := list(demo_users().values_list("pk", flat=True)[:chunk]):
-        with transaction.atomic():
-            User.objects.filter(pk__in=ids).delete()
+        delete_users(User.objects.filter(pk__in=ids))
         deleted += len(ids)
     return deleted
 
