@@ -227,11 +227,14 @@ def scenarios(world):
             lambda n: {"email": demo, "post": world["post_id"], "reason": "bench"},
             7001,
         ),
+        # Last: it deletes seeded strangers, with their posts, comments and friendships.
+        Scenario("POST /delete_account", "post", "/delete_account", world["deletion"], 1015),
     ]
 
 
 def build_world(calls):
     """The accounts and rows the scenarios use, made before anything is timed."""
+    from django.contrib.auth.hashers import make_password
     from django.core import signing
     from django.utils import timezone
 
@@ -323,7 +326,21 @@ def build_world(calls):
         )
         return {"email": user.email, "value": code, "pass": "bench-password-123"}
 
+    doomed = itertools.count()
+    doomed_password = "bench-password-123"
+    doomed_hash = make_password(doomed_password)
+
+    def deletion(n):
+        user = User.objects.get(email=strangers[next(doomed) % len(strangers)])
+        User.objects.filter(pk=user.pk).update(password=doomed_hash)
+        return {
+            "__token__": AuthToken.objects.issue(user),
+            "email": user.email,
+            "pass": doomed_password,
+        }
+
     return {
+        "deletion": deletion,
         "demo": demo.email,
         "other": other.email,
         "stranger": lambda n: strangers[n % len(strangers)],
