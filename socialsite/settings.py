@@ -131,6 +131,10 @@ DATABASE_ROUTERS = ["socialsite.replicas.ReplicaRouter"]
 
 # The default cache holds captcha answers, rate limits and login-failure counters, so it must be
 # shared by every worker process: a database table by default, Redis in production.
+# The channel layer that carries pushes to the WebSockets (socialsite/realtime.py). In memory:
+# one process only, which is what the unit tests need; production sets a Redis URL.
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://django_cache")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
     # Past MAX_ENTRIES (Django's default: 300) the database cache deletes its expired rows and
