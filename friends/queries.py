@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import IContains
 
 from accounts.models import User
-from friends.models import Friendship, InterestTag, SearchField, SearchInterest, UserInterest
+from friends.models import Block, Friendship, InterestTag, SearchField, SearchInterest, UserInterest
 from socialsite.api import page_of
 
 
@@ -42,6 +42,40 @@ def list_entry(owner, femail):
     """/is_friend: `owner`'s entry for the active user `femail` names (with `mutual`), or None."""
     friend = User.objects.active().with_email(femail).first()
     return friend and Friendship.objects.entry(owner, friend)
+
+
+def followers(owner):
+    """/get_followers: the entries of the active users who list `owner` and are not blocked
+    either way, newest first (the index on friend, created_at, id read backwards), each with
+    its follower selected and `mutual`: whether `owner` lists them too."""
+    owner_lists_them = Friendship.objects.filter(owner=owner, friend=OuterRef("owner"))
+    return (
+        Friendship.objects.filter(friend=owner, owner__is_active=True)
+        .filter(Block.objects.unblocked_q(owner, "owner"))
+        .annotate(mutual=Exists(owner_lists_them))
+        .select_related("owner")
+        .order_by("-created_at", "-id")
+    )
+
+
+def followers_page(owner, *, start, limit):
+    """A page of /get_followers (with `has_more`): one query."""
+    return page_of(followers(owner), start, limit)
+
+
+def blocks_made(blocker):
+    """/get_blocks: the blocks `blocker` made of users who are still active, newest first (the
+    index on blocker, created_at, id read backwards), the blocked user selected."""
+    return (
+        Block.objects.filter(blocker=blocker, blocked__is_active=True)
+        .select_related("blocked")
+        .order_by("-created_at", "-id")
+    )
+
+
+def blocks_page(blocker, *, start, limit):
+    """A page of /get_blocks (with `has_more`): one query."""
+    return page_of(blocks_made(blocker), start, limit)
 
 
 def search_queryset(viewer, *, femail="", username="", sex="", like="", flike=""):
