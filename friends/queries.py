@@ -12,6 +12,8 @@ Friends of friends go only through mutual friendships, on both sides (API.md, /r
 one-way add needs no consent, so a list that counted it would show anyone whom the added user
 lists."""
 
+from datetime import MINYEAR
+
 from django.db.models import (
     Case,
     Count,
@@ -26,6 +28,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import IContains
+from django.utils import timezone
 
 from accounts.models import User
 from friends.models import Block, Friendship, InterestTag, SearchField, SearchInterest, UserInterest
@@ -78,9 +81,58 @@ def blocks_page(blocker, *, start, limit):
     return page_of(blocks_made(blocker), start, limit)
 
 
-def search_queryset(viewer, *, femail="", username="", sex="", like="", flike=""):
+def years_before(day, years):
+    """The date `years` years before `day` (a 29 February becomes the 28th in a common year),
+    or None when no date is that early."""
+    year = day.year - years
+    if year < MINYEAR:
+        return None
+    try:
+        return day.replace(year=year)
+    except ValueError:  # 29 February, and `year` has none
+        return day.replace(year=year, day=28)
+
+
+def age_between(age1, age2, today):
+    """A condition on users: the age they reach by `today` is at least `age1` and at most
+    `age2` (None: no bound, but never under 0), as a range of birthdays that the birthday index
+    serves. Someone has reached age n when their birthday is on or before the date n years ago:
+    a 29 February birthday counts from 1 March in a common year, as (month, day) compares. A
+    bound further back than the first date means nobody (age1) or no bound (age2); users without
+    a birthday never match."""
+    latest = years_before(today, age1 or 0)
+    if latest is None:
+        return Q(pk__in=[])
+    birthdays = Q(birthday__lte=latest)
+    earliest_excluded = None if age2 is None else years_before(today, age2 + 1)
+    if earliest_excluded is not None:
+        birthdays &= Q(birthday__gt=earliest_excluded)
+    return birthdays
+
+
+SEARCH_ORDERS = {
+    "": ("date_joined", "id"),
+    "oldest": ("date_joined", "id"),
+    "newest": ("-date_joined", "-id"),
+}
+
+
+def search_queryset(
+    viewer,
+    *,
+    femail="",
+    username="",
+    sex="",
+    like="",
+    flike="",
+    location="",
+    age1=None,
+    age2=None,
+    order="",
+):
     """/get_data: the users `viewer` may find with these filters (AND; empty ones are ignored),
-    oldest account first. Never `viewer`, deactivated users, or users blocked either way."""
+    oldest account first (`order="newest"`: newest first). Never `viewer`, deactivated users,
+    or users blocked either way. Ages are reached by today in TIME_ZONE."""
     users = User.objects.visible_to(viewer).exclude(pk=viewer.pk)
     if femail:
         users = users.filter(email=femail)
@@ -92,7 +144,11 @@ def search_queryset(viewer, *, femail="", username="", sex="", like="", flike=""
         users = users.filter(like__icontains=like)
     if flike:
         users = users.filter(flike__icontains=flike)
-    return users.order_by("date_joined", "id")
+    if location:
+        users = users.filter(location__icontains=location)
+    if age1 is not None or age2 is not None:
+        users = users.filter(age_between(age1, age2, timezone.localdate()))
+    return users.order_by(*SEARCH_ORDERS[order])
 
 
 def search_page(viewer, filters, *, start, limit):
