@@ -216,9 +216,13 @@ def candidate_ids(viewer, viewer_list, viewer_mutuals):
     """Stage one: a bounded set of user ids from four index range scans, one per signal and the
     newest users. Four queries, not one: PostgreSQL cannot turn an OR of IN-subqueries into
     index lookups and would scan every user instead."""
+    # Every source is ordered, so that the pool, and with it the ranking, is the same for every
+    # page of the same data (/recommend's `start`): a LIMIT without an ORDER BY may keep other
+    # rows each time (a plan that changes, PostgreSQL's synchronized scans).
     friends_of_friends = (
         Friendship.objects.mutual()
         .filter(owner__in=viewer_mutuals)
+        .order_by("-friend")
         .values_list("friend", flat=True)[:FRIENDS_OF_FRIENDS]
     )
     # The (tag, user) index gives each tag's users by id, so "among the newest accounts" is a

@@ -9,7 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from accounts.models import User
-from friends import services
+from friends import queries, services
 from friends.interests import split_interests
 from friends.models import InterestTag, SearchInterest, UserInterest
 from tests.factories import (
@@ -543,6 +543,56 @@ class TestRecommend:
         # only bob is a mutual friend of alice's, so each counts one, not two; fay and gil none
         assert ranked[carol.email] == ranked[dave.email] == (1, ["1 位共同好友"])
         assert ranked[fay.email] == ranked[gil.email] == (0, [])
+
+    def page_through(self, api, limit):
+        """Every recommendation, read `limit` at a time with `start` until `has_more` is 0."""
+        found, start = [], 0
+        while True:
+            answer = body(
+                api.get(
+                    "/recommend", {"email": "alice@example.com", "start": start, "limit": limit}
+                )
+            )
+            found += [(p["email"], p["score"]) for p in answer["data"]]
+            if not answer["has_more"]:
+                return found
+            start += limit
+
+    def test_pages_continue_each_other_exactly_ties_included(self, api, user, make_user):
+        """Scores and join times shared by many: page after page is the one-call list, nothing
+        skipped, nothing twice."""
+        user.like = "篮球 音乐"
+        user.save()
+        same = timezone.now() - timedelta(days=3)
+        people = [
+            make_user(email=f"p{n}@example.com", like=["篮球", "音乐", "篮球 音乐", ""][n % 4])
+            for n in range(40)
+        ]
+        User.objects.filter(pk__in=[person.pk for person in people[::2]]).update(date_joined=same)
+        everyone = [(p["email"], p["score"]) for p in self.recommend(api, limit=100)]
+        assert len(everyone) == 40
+        assert [score for _, score in everyone] == sorted((s for _, s in everyone), reverse=True)
+        for limit in (1, 3, 7):
+            assert self.page_through(api, limit) == everyone
+        assert body(api.get("/recommend", {"email": user.email, "start": 40}))["data"] == []
+
+    def test_the_friends_of_friends_kept_are_the_same_on_every_page(
+        self, api, user, bob, make_user, monkeypatch
+    ):
+        """More friends of friends than the pool takes: the pool keeps the newest accounts among
+        them, in SQL order, so that the second page ranks the same pool as the first."""
+        monkeypatch.setattr(queries, "FRIENDS_OF_FRIENDS", 5)
+        monkeypatch.setattr(queries, "NEWEST_USERS", 0)  # only friends of friends in the pool
+        for owner, friend in ((user, bob), (bob, user)):
+            services.set_friend(owner, friend, "1")
+        second_degree = [make_user(email=f"f{n}@example.com") for n in range(12)]
+        for person in second_degree:
+            services.set_friend(bob, person, "2")
+            services.set_friend(person, bob, "2")
+        newest = [person.email for person in reversed(second_degree)][:5]
+        assert [p["email"] for p in self.recommend(api)] == newest
+        assert [email for email, _ in self.page_through(api, 2)] == newest
+        assert {p["score"] for p in self.recommend(api)} == {1}
 
     @staticmethod
     def add(owner, friend):
