@@ -8,9 +8,13 @@ visibility_rules = []
 # name -> fn(user) -> int: counts the owner sees on their own /get_info.
 owner_counts = {}
 
-# Admin inline classes shown on a user's admin page (friends: the friend list). Registered when
-# the app's admin module is loaded.
+# Admin inline classes shown on a user's admin page (friends: the friend list and the block
+# list). Registered when the app's admin module is loaded.
 user_admin_inlines = []
+
+# label -> fn(user) -> int: counts shown on a user's admin page (friends: the followers).
+# Registered when the app's admin module is loaded.
+user_admin_counts = {}
 
 
 def counts_for_owner(user):

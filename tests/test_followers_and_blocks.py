@@ -1,5 +1,6 @@
-"""Who added me (/get_followers) and my block list (/get_blocks) (API.md, "Friends"), and the
-indexes that read them newest first."""
+"""Who added me (/get_followers) and my block list (/get_blocks) (API.md, "Friends"), the indexes
+that read them newest first, and both on a user's admin page (the followers count, the blocks
+inline)."""
 
 import json
 from datetime import timedelta
@@ -21,6 +22,7 @@ from tests.factories import (
     expected_profile,
     with_avatar,
 )
+from tests.test_user_admin import change_form
 
 pytestmark = pytest.mark.django_db
 
@@ -353,3 +355,92 @@ def test_the_page_is_an_index_range_read_newest_first(api, user, path, table, in
     assert "Sort" not in set(node_types(plan[0]["Plan"])), json.dumps(plan, indent=1)
     # the page of 20 and one more, for has_more
     assert rows_read(plan[0]["Plan"], table) <= 21, json.dumps(plan, indent=1)
+
+
+class TestTheUserAdminPage:
+    def page(self, client, user):
+        response = client.get(f"/admin/accounts/user/{user.pk}/change/")
+        assert response.status_code == 200
+        return response
+
+    def test_shows_the_followers_count(self, superuser_client, user, bob, carol, make_user):
+        befriend(bob, user)
+        befriend(carol, user)
+        gone = make_user(email="gone@example.com", is_active=False)
+        befriend(gone, user)  # deactivated: /get_followers leaves them out, and so the count
+        befriend(user, make_user())  # alice's own list is another count
+        page = self.page(superuser_client, user).content.decode()
+        assert "关注者（把 TA 加入列表的用户，同 /get_followers）：2" in page
+        assert "关注者（把 TA 加入列表的用户，同 /get_followers）：0" in (
+            self.page(superuser_client, bob).content.decode()
+        )
+
+    def test_shows_the_block_list_newest_first(self, superuser_client, user, bob, carol):
+        aged(services.block(user, bob), 30)
+        aged(services.block(user, carol), 10)
+        services.block(carol, bob)  # carol's, not alice's
+        response = self.page(superuser_client, user)
+        (formset,) = [
+            inline.formset
+            for inline in response.context["inline_admin_formsets"]
+            if inline.formset.model is Block
+        ]
+        assert [form.instance.blocked.email for form in formset.forms] == [
+            carol.email,
+            bob.email,
+        ]
+        page = response.content.decode()
+        assert "拉黑名单（TA 拉黑的用户，最新的在前）" in page
+        assert page.index("carol@example.com") < page.index("bob@example.com")
+
+    def test_the_block_list_is_read_only_but_a_block_can_be_lifted(
+        self, superuser_client, user, bob
+    ):
+        services.block(user, bob)
+        response = self.page(superuser_client, user)
+        (inline,) = [
+            inline
+            for inline in response.context["inline_admin_formsets"]
+            if inline.formset.model is Block
+        ]
+        assert not inline.has_add_permission
+        assert set(inline.formset.forms[0].fields) <= {"id", "blocker", "DELETE"}
+        data = change_form(superuser_client, user)
+        prefix = inline.formset.prefix
+        data[f"{prefix}-0-DELETE"] = "on"
+        page = f"/admin/accounts/user/{user.pk}/change/"
+        assert superuser_client.post(page, data).status_code == 302
+        assert not Block.objects.exists()
+
+    def test_a_moderator_sees_the_blocks_and_cannot_lift_them(self, client, moderator, user, bob):
+        services.block(user, bob)
+        client.force_login(moderator)
+        response = self.page(client, user)
+        (inline,) = [
+            inline
+            for inline in response.context["inline_admin_formsets"]
+            if inline.formset.model is Block
+        ]
+        assert [form.instance.blocked for form in inline.formset.forms] == [bob]
+        assert not inline.formset.can_delete
+
+    @pytest.mark.parametrize("rows", [1, 50])
+    def test_the_page_reads_the_blocks_in_one_query(
+        self, superuser_client, user, rows, django_assert_max_num_queries
+    ):
+        others = User.objects.bulk_create(User(email=f"bulk{n}@example.com") for n in range(rows))
+        Block.objects.bulk_create(Block(blocker=user, blocked=other) for other in others)
+        Friendship.objects.bulk_create(
+            Friendship(owner=other, friend=user, group="1") for other in others
+        )
+        # session, staff user, the user, the staff user's groups and permissions, the friend
+        # list, the block list with both users of each row, the followers count, the choices of
+        # the groups and permissions fields
+        with django_assert_max_num_queries(10):
+            response = self.page(superuser_client, user)
+        (formset,) = [
+            inline.formset
+            for inline in response.context["inline_admin_formsets"]
+            if inline.formset.model is Block
+        ]
+        assert len(formset.forms) == rows
