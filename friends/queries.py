@@ -17,8 +17,10 @@ from datetime import MINYEAR
 from django.db.models import (
     Case,
     Count,
+    DateField,
     Exists,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -27,7 +29,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import IContains
+from django.db.models.lookups import GreaterThan, IContains, LessThanOrEqual
 from django.utils import timezone
 
 from accounts.models import User
@@ -93,21 +95,51 @@ def years_before(day, years):
         return day.replace(year=year, day=28)
 
 
-def age_between(age1, age2, today):
+class Unindexed(Func):
+    """A column's value in a form that no index serves, so that the planner reads the rows in
+    the order of the answer's index and checks the condition on each (SQLite: a unary +, its
+    documented way; PostgreSQL: COALESCE of the one value)."""
+
+    function = "COALESCE"
+    arity = 1
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, template="+%(expressions)s", **extra_context)
+
+
+def age_between(age1, age2, today, *, indexed=True):
     """A condition on users: the age they reach by `today` is at least `age1` and at most
-    `age2` (None: no bound, but never under 0), as a range of birthdays that the birthday index
-    serves. Someone has reached age n when their birthday is on or before the date n years ago:
-    a 29 February birthday counts from 1 March in a common year, as (month, day) compares. A
-    bound further back than the first date means nobody (age1) or no bound (age2); users without
-    a birthday never match."""
+    `age2` (None: no bound, but never under 0), as a range of birthdays (that the birthday
+    index serves, unless not `indexed`). Someone has reached age n when their birthday is on or
+    before the date n years ago: a 29 February birthday counts from 1 March in a common year, as
+    (month, day) compares. A bound further back than the first date means nobody (age1) or no
+    bound (age2); users without a birthday never match."""
     latest = years_before(today, age1 or 0)
     if latest is None:
         return Q(pk__in=[])
-    birthdays = Q(birthday__lte=latest)
+    birthday = F("birthday") if indexed else Unindexed("birthday", output_field=DateField())
+    birthdays = Q(LessThanOrEqual(birthday, latest))
     earliest_excluded = None if age2 is None else years_before(today, age2 + 1)
     if earliest_excluded is not None:
-        birthdays &= Q(birthday__gt=earliest_excluded)
+        birthdays &= Q(GreaterThan(birthday, earliest_excluded))
     return birthdays
+
+
+# How many birthdays of an age range the search reads through the birthday index at most: a
+# range with fewer is read from that index and sorted; a wider one is checked on the users read
+# in the order of the answer, of whom (with at least this share matching) a page takes at most
+# (start + limit + 1) × users ÷ AGE_RANGE_READ. Either way the cost is bounded, whereas sorting
+# every match of a wide range (what SQLite, which keeps no statistics of ranges, would plan)
+# grows with the site.
+AGE_RANGE_READ = 1000
+
+
+def age_condition(age1, age2, today):
+    """age_between, with the birthday index when the range holds fewer than AGE_RANGE_READ
+    birthdays: one index-only query of at most that many entries decides."""
+    in_range = age_between(age1, age2, today)
+    few = User.objects.filter(in_range).values("pk")[:AGE_RANGE_READ].count() < AGE_RANGE_READ
+    return in_range if few else age_between(age1, age2, today, indexed=False)
 
 
 SEARCH_ORDERS = {
@@ -147,7 +179,7 @@ def search_queryset(
     if location:
         users = users.filter(location__icontains=location)
     if age1 is not None or age2 is not None:
-        users = users.filter(age_between(age1, age2, timezone.localdate()))
+        users = users.filter(age_condition(age1, age2, timezone.localdate()))
     return users.order_by(*SEARCH_ORDERS[order])
 
 

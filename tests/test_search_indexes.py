@@ -3,13 +3,14 @@ PostgreSQL — and that the same migrations leave SQLite alone, where no index c
 substring and the search walks the users in the order of its answer instead — and the birthday
 index behind `age1` / `age2` on both."""
 
+import re
 from datetime import date
 
 import pytest
 from django.db import connection
 
 from accounts.models import User
-from friends.queries import age_between, search_queryset
+from friends.queries import AGE_RANGE_READ, age_between, age_condition, search_queryset
 
 pytestmark = pytest.mark.django_db
 
@@ -18,8 +19,9 @@ TRIGRAM_INDEXES = {f"accounts_user_{field}_trgm" for field in SUBSTRING_FIELDS}
 # On SQLite, what EXPLAIN QUERY PLAN says of the search's tables: the users are read in
 # date_joined order from its index (no sort of every match for each page), and the blocks either
 # way are looked up by index.
+DATE_JOINED_INDEX = "accounts_user_date_joined_2338479f"
 SQLITE_SEARCH_PLAN = [
-    "SCAN accounts_user USING INDEX accounts_user_date_joined_2338479f",
+    f"SCAN accounts_user USING INDEX {DATE_JOINED_INDEX}",
     "SEARCH U0 USING COVERING INDEX sqlite_autoindex_friends_block_1 (blocker_id=?)",
     "SEARCH U0 USING COVERING INDEX block_blocked_blocker (blocked_id=?)",
 ]
@@ -68,6 +70,47 @@ def test_newest_first_reads_the_date_joined_index_backwards(user):
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
     assert "Index Scan Backward using accounts_user_date_joined" in query.explain()
+
+
+# PostgreSQL plans by the table's size: enough users that reading them all costs more than
+# an index (a small table is read whole).
+POSTGRESQL_USERS = 20_000
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_the_search_reads_a_narrow_age_range_by_birthday_and_a_wide_one_in_date_order(user, wide):
+    """Fewer birthdays in the range than AGE_RANGE_READ: read from the birthday index and
+    sorted; more: the users are read in date_joined order (no sort of every match), each
+    checked."""
+    on_postgresql = connection.vendor == "postgresql"
+    in_range = (POSTGRESQL_USERS if on_postgresql else AGE_RANGE_READ + 200) if wide else 30
+    others = POSTGRESQL_USERS if on_postgresql else 0
+    birthdays = [date(1995, 3, 1)] * in_range + [date(1950, 1, 1)] * others
+    User.objects.bulk_create(
+        User(email=f"u{n}@example.com", birthday=birthday) for n, birthday in enumerate(birthdays)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    found = User.objects.filter(age_condition(25, 35, date(2025, 6, 15)))
+    assert found.count() == in_range
+    page = found.order_by("date_joined", "id")[:21]
+    if not on_postgresql:
+        steps = sqlite_steps(page)
+        if not wide:
+            by_birthday = "SEARCH accounts_user USING INDEX accounts_user_birthday"
+            assert any(step.startswith(by_birthday) for step in steps), steps
+            return
+        assert f"SCAN accounts_user USING INDEX {DATE_JOINED_INDEX}" in steps, steps
+        assert not any("TEMP B-TREE" in step for step in steps), steps
+        return
+    plan = page.explain()
+    if not wide:
+        assert "accounts_user_birthday" in plan, plan
+        return
+    assert "Index Scan using accounts_user_date_joined" in plan, plan
+    # at most the ties of one date_joined sorted by id (that index has no id): no Sort node
+    assert not re.search(r"(?<!Incremental )Sort  \(", plan), plan
+    assert "Incremental Sort" not in plan or "Presorted Key: date_joined" in plan, plan
 
 
 def test_an_age_range_is_a_range_of_the_birthday_index(user):

@@ -316,6 +316,20 @@ class TestGetDataByPlaceAgeAndOrder:
         ]:
             assert emails(self.search(api, **filters)) == ([person.email] if found else []), filters
 
+    @pytest.mark.parametrize("read", [1, 2, 3, 100])
+    def test_a_wide_range_finds_what_a_narrow_one_does(self, api, ages, monkeypatch, read):
+        """Up to queries.AGE_RANGE_READ birthdays the range is read from the birthday index,
+        beyond it checked on the users in the answer's order: the same users either way."""
+        monkeypatch.setattr(queries, "AGE_RANGE_READ", read)
+        for filters, expected in [
+            ({"age1": 18}, ["a18", "a25", "a30", "a61"]),
+            ({"age1": 18, "age2": 30, "order": "newest"}, ["a30", "a25", "a18"]),
+            ({"age2": 17}, ["a17"]),
+            ({"age1": 0, "start": 1, "limit": 3}, ["a18", "a25", "a30"]),
+        ]:
+            found = emails(self.search(api, **filters))
+            assert found == [f"{name}@example.com" for name in expected], filters
+
     def test_today_is_the_date_in_time_zone(self, api, settings, make_user):
         """Somewhere it is already (or still) another day than in UTC: the age is the one
         reached by the date there."""
@@ -388,8 +402,9 @@ class TestGetDataByPlaceAgeAndOrder:
             for n in range(count)
         )
         filters = {"location": "北京", "age1": 20, "age2": 40, "order": "newest"}
-        # token lookup, token last-used update, the search (nothing to remember)
-        with django_assert_max_num_queries(3):
+        # token lookup, token last-used update, how many birthdays the range holds (at most
+        # queries.AGE_RANGE_READ), the search (nothing to remember)
+        with django_assert_max_num_queries(4):
             found = emails(self.search(api, **filters))
         assert len(found) == min(count, 100)
 
