@@ -14,7 +14,7 @@ from pathlib import Path
 import django
 
 from bench.common import summarize
-from feed.demo import DEMO_EMAIL, DEMO_PASSWORD
+from feed.demo import DEMO_CITIES, DEMO_EMAIL, DEMO_PASSWORD
 
 
 def run_worker(args):
@@ -63,6 +63,8 @@ def _is_seeded(scale):
 
 # Posts or comments timed per author: within API.md's limits of 30 posts and 60 comments.
 WRITES_PER_AUTHOR = 25
+# The users the demo user has blocked before the timing starts (/get_blocks).
+BLOCKED_BY_DEMO = 30
 
 
 class Scenario:
@@ -119,6 +121,8 @@ def scenarios(world):
         Scenario(
             "GET /is_friend", "get", "/is_friend", lambda n: {"email": demo, "femail": other}, 6001
         ),
+        Scenario("GET /get_followers", "get", "/get_followers", lambda n: {"email": demo}, 6001),
+        Scenario("GET /get_blocks", "get", "/get_blocks", lambda n: {"email": demo}, 6001),
         Scenario(
             "POST /block", "post", "/block", lambda n: {"email": demo, "femail": stranger(n)}, 5005
         ),
@@ -164,7 +168,42 @@ def scenarios(world):
             lambda n: {"email": demo, "start": 0, "limit": 20, "femail": other},
             1008,
         ),
+        Scenario(
+            "GET /get_data?location=",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": 0, "limit": 20, "location": DEMO_CITIES[0]},
+            1008,
+        ),
+        Scenario(
+            "GET /get_data?age1=&age2=",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": 0, "limit": 20, "age1": 25, "age2": 35},
+            1008,
+        ),
+        Scenario(
+            "GET /get_data?age1= (narrow)",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": 0, "limit": 20, "age1": 60},
+            1008,
+        ),
+        Scenario(
+            "GET /get_data?order=newest",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": n % 50, "limit": 20, "order": "newest"},
+            1008,
+        ),
         Scenario("GET /recommend", "get", "/recommend", lambda n: {"email": demo}, 1008),
+        Scenario(
+            "GET /recommend?start=",
+            "get",
+            "/recommend",
+            lambda n: {"email": demo, "start": 20},
+            1008,
+        ),
         Scenario(
             "POST /putPost",
             "post",
@@ -232,6 +271,7 @@ def build_world(calls):
     from accounts import services as account_services
     from accounts.models import AuthToken, EmailCode, User
     from feed.models import Post
+    from friends import services as friend_services
     from friends.models import Friendship
 
     demo = User.objects.get(email=DEMO_EMAIL)
@@ -243,6 +283,15 @@ def build_world(calls):
         .order_by("-pk")
         .values_list("email", flat=True)[: calls + 10]
     )
+    # A full page of /get_blocks: the newest accounts beyond the strangers, blocked as /block
+    # does (again with --reuse: a block is made once).
+    for blocked in (
+        User.objects.exclude(pk__in=listed | {demo.pk})
+        .exclude(email__in=strangers)
+        .filter(is_active=True)
+        .order_by("-pk")[:BLOCKED_BY_DEMO]
+    ):
+        friend_services.block(demo, blocked)
     post = Post.objects.filter(author=other).order_by("-time").first()
     recent_ms = int((timezone.now().timestamp() - 7 * 86400) * 1000)
     run = int(time.time())
@@ -375,12 +424,19 @@ HTTP_READS = [
     "GET /get_info (other)",
     "GET /get_friends",
     "GET /is_friend",
+    "GET /get_followers",
+    "GET /get_blocks",
     "GET /get_data",
     "GET /get_data?username=",
     "GET /get_data?like=",
     "GET /get_data?sex=",
     "GET /get_data?femail=",
+    "GET /get_data?location=",
+    "GET /get_data?age1=&age2=",
+    "GET /get_data?age1= (narrow)",
+    "GET /get_data?order=newest",
     "GET /recommend",
+    "GET /recommend?start=",
     "GET /getPost?email=",
     "GET /getPost?oldTime=",
     "GET /get_comments",
