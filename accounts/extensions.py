@@ -14,9 +14,13 @@ owner_counts = {}
 # (accounts.services.delete_users). The avatar is accounts' own (accounts.avatars).
 account_files = []
 
-# Admin inline classes shown on a user's admin page (friends: the friend list). Registered when
-# the app's admin module is loaded.
+# Admin inline classes shown on a user's admin page (friends: the friend list and the block
+# list). Registered when the app's admin module is loaded.
 user_admin_inlines = []
+
+# label -> fn(user) -> int: counts shown on a user's admin page (friends: the followers).
+# Registered when the app's admin module is loaded.
+user_admin_counts = {}
 
 
 def counts_for_owner(user):

@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from accounts.forms import PROFILE_FIELDS
 from accounts.models import User
-from feed.demo import DEMO_EMAIL, DEMO_PASSWORD
+from feed.demo import DEMO_CITIES, DEMO_EMAIL, DEMO_PASSWORD
 from feed.management.commands.seed_demo import DRAWN_AVATARS, FRIEND_DIRECTIONS, INTERESTS
 from feed.models import Comment, Post
 from friends.models import Friendship, Group
+from tests.factories import ApiClient
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +77,7 @@ def test_data_is_realistic():
         assert set(user.like.split("，")) <= set(INTERESTS)
         assert user.flike in FRIEND_DIRECTIONS
     assert set(Friendship.objects.values_list("group", flat=True)) == set(Group.values)
+    assert set(User.objects.values_list("location", flat=True)) <= set(DEMO_CITIES)
     now_ms = timezone.now().timestamp() * 1000
     oldest_ms = (timezone.now() - timedelta(days=91)).timestamp() * 1000
     times = list(Post.objects.values_list("time", flat=True))
@@ -166,3 +168,34 @@ def test_the_larger_sqlite_page_cache_is_for_the_load_only():
     usual = page_cache()
     seed()
     assert page_cache() == usual
+
+
+def age_today(birthday):
+    today = timezone.localdate()
+    return today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))
+
+
+def test_cities_and_ages_that_the_search_finds(anon):
+    """Demo users live in many cities and are 18 to 60 today, spread evenly, so that /get_data's
+    `location` and `age1` / `age2` find people in the demo data."""
+    seed(users=200, friends=2, posts=0, comments=0)
+    users = User.objects.exclude(email=DEMO_EMAIL)
+    assert len(set(users.values_list("location", flat=True))) >= 30
+    ages = [age_today(birthday) for birthday in users.values_list("birthday", flat=True)]
+    assert 18 <= min(ages) <= 20 and 58 <= max(ages) <= 60
+    assert len(set(ages)) >= 30
+    login = anon.post("/login", {"email": DEMO_EMAIL, "pass": DEMO_PASSWORD}).json()
+    api = ApiClient(login["data"]["token"])
+    search = {"email": DEMO_EMAIL, "start": 0, "limit": 100}
+
+    def found(**filters):
+        answer = api.get("/get_data", {**search, **filters}).json()
+        assert answer["status"] == 1008, answer
+        return [profile["email"] for profile in answer["data"]]
+
+    city = users.order_by("pk").first().location
+    living_there = set(users.filter(location__contains=city).values_list("email", flat=True))
+    assert living_there and set(found(location=city)) == living_there
+    in_their_thirties = {user.email for user in users if 30 <= age_today(user.birthday) <= 39}
+    assert in_their_thirties and set(found(age1=30, age2=39)) == in_their_thirties
+    assert found(order="newest")[0] == users.order_by("-date_joined", "-id").first().email

@@ -16,6 +16,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 from faker import Faker
 from PIL import Image, ImageDraw
 from tqdm import tqdm
@@ -23,10 +24,11 @@ from tqdm import tqdm
 from accounts import avatars
 from accounts.models import Sex, User
 from accounts.services import delete_users
-from feed.demo import DEMO_DOMAIN, DEMO_EMAIL, DEMO_PASSWORD, DEMO_USERS
+from feed.demo import DEMO_AGES, DEMO_CITIES, DEMO_DOMAIN, DEMO_EMAIL, DEMO_PASSWORD, DEMO_USERS
 from feed.models import Comment, Post
 from friends.interests import split_interests
 from friends.models import Friendship, Group, InterestTag, UserInterest
+from friends.queries import years_before
 
 INTERESTS = [
     "篮球",
@@ -241,6 +243,15 @@ def insert_rows(model, fields, rows):
         )
 
 
+def birthdays_of_ages(youngest, oldest, today):
+    """Every birthday of someone whose age reached by `today` is from `youngest` to `oldest`
+    (the ages /get_data's age1 / age2 compute), from the earliest to the latest: a choice among
+    them spreads users evenly over those ages."""
+    first = years_before(today, oldest + 1) + timedelta(days=1)
+    last = years_before(today, youngest)
+    return [first + timedelta(days=days) for days in range((last - first).days + 1)]
+
+
 def demo_users():
     return User.objects.filter(Q(email=DEMO_EMAIL) | Q(email__endswith=f"@{DEMO_DOMAIN}"))
 
@@ -278,13 +289,11 @@ class Seeder:
         )
         self.names = [fake.name() for _ in range(POOL_SIZE)]
         self.usernames = [fake.user_name() for _ in range(POOL_SIZE)]
-        self.cities = [fake.city() for _ in range(200)]
+        self.cities = DEMO_CITIES
         self.introductions = [fake.sentence(nb_words=10) for _ in range(POOL_SIZE)]
         self.sentences = [fake.sentence(nb_words=12) for _ in range(POOL_SIZE)]
         self.post_texts = [self._post_text() for _ in range(POOL_SIZE)]
-        self.birthdays = [
-            fake.date_of_birth(minimum_age=18, maximum_age=45) for _ in range(POOL_SIZE)
-        ]
+        self.birthdays = birthdays_of_ages(*DEMO_AGES, timezone.localdate())
 
     def _post_text(self):
         template = self.rng.choice(POST_TEMPLATES)
