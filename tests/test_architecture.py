@@ -21,7 +21,13 @@ FORBIDDEN = {
     "feed": {"chat"},
     "chat": {"feed"},
 }
-CATALOGUES = ("socialsite.errors", "accounts.errors", "friends.errors", "feed.errors")
+CATALOGUES = (
+    "socialsite.errors",
+    "accounts.errors",
+    "friends.errors",
+    "feed.errors",
+    "chat.errors",
+)
 DOCUMENTS = ("docs/API.md", "docs/openapi.yaml")
 
 
