@@ -62,7 +62,9 @@ class MessageReportAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("message")
+        # the change list applies list_select_related only to a queryset without one
+        related = (*self.list_select_related, "message")
+        return super().get_queryset(request).select_related(*related)
 
     def has_add_permission(self, request):
         # Reports are made by users through the API (/report).
