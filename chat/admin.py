@@ -58,7 +58,12 @@ class MessageReportAdmin(admin.ModelAdmin):
         "resolved_at",
     )
     readonly_fields = fields
-    actions = ("resolve", "hide_message_and_resolve", "deactivate_sender_and_resolve")
+    actions = (
+        "resolve",
+        "hide_message_and_resolve",
+        "show_message",
+        "deactivate_sender_and_resolve",
+    )
     show_full_result_count = False
 
     def get_queryset(self, request):
@@ -132,6 +137,14 @@ class MessageReportAdmin(admin.ModelAdmin):
             return
         hidden, resolved = services.hide_reported_messages(queryset, request.user)
         self.message_user(request, f"已隐藏 {hidden} 条私信，处理 {resolved} 条举报。")
+
+    @admin.action(description="取消隐藏被举报的私信", permissions=["change"])
+    def show_message(self, request, queryset):
+        if not request.user.has_perm("chat.change_message"):
+            self.message_user(request, "没有修改私信的权限。", messages.ERROR)
+            return
+        shown = services.show_reported_messages(queryset)
+        self.message_user(request, f"已取消隐藏 {shown} 条私信。")
 
     @admin.action(description="封禁被举报私信的发送人并标记为已处理", permissions=["change"])
     def deactivate_sender_and_resolve(self, request, queryset):

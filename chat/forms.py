@@ -6,6 +6,8 @@ import re
 
 from django import forms
 
+from socialsite.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
 INTEGER = re.compile(r"[0-9]{1,19}")
 MAX_BIGINT = 2**63 - 1
 MESSAGE_LENGTH = 2000
@@ -35,8 +37,14 @@ class SendForm(forms.Form):
 
 
 class MessagesForm(forms.Form):
+    """/get_msgs' cursors and page size. It takes no `start`: the cursors page it."""
+
     before_id = cursor_field()
     after_id = cursor_field()
+    limit = forms.IntegerField(min_value=1, required=False)
+
+    def clean_limit(self):
+        return min(self.cleaned_data["limit"] or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
     def clean(self):
         cleaned = super().clean()

@@ -120,8 +120,8 @@ def chat_page(viewer, start=0, limit=20):
 
 
 def own_message(sender, raw_id):
-    """/recall_msg: the message of `sender` with id `raw_id`, locked for the recall when called
-    inside a transaction, with its conversation's users; 8008 when there is none."""
+    """/recall_msg: the message of `sender` with id `raw_id` (services.recall_message locks it);
+    8008 when there is none."""
     message_id = parse_id(raw_id)
     message = None
     if message_id is not None:

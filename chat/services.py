@@ -221,6 +221,12 @@ def hide_reported_messages(reports, moderator):
     return hidden, resolved
 
 
+def show_reported_messages(reports):
+    """Undo a hide: show again the messages that `reports` name. Returns how many."""
+    message_ids = reports.filter(message__isnull=False).values_list("message", flat=True)
+    return set_hidden(Message.objects.filter(pk__in=list(message_ids)), hidden=False)
+
+
 def deactivate_reported_senders(reports, moderator):
     """Deactivate the senders of the messages that `reports` name (revoking their tokens) and
     resolve every open report of their messages. Returns (users deactivated, reports resolved,

@@ -47,9 +47,8 @@ def send_msg(request, params):
 @api(("GET",), replica_reads=True)
 def get_msgs(request, params):
     caller, peer = peer_and_caller(request, params)
-    cursors = params.clean(MessagesForm)
-    _, limit = read_page(params)
-    page, peer_read_id = queries.message_page(caller, peer, **cursors, limit=limit)
+    page_params = params.clean(MessagesForm)
+    page, peer_read_id = queries.message_page(caller, peer, **page_params)
     data = [message_json(message, caller, peer) for message in page.items]
     return envelope(8005, "成功", data=data, has_more=page.has_more, peer_read_id=peer_read_id)
 

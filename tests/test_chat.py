@@ -336,6 +336,7 @@ class TestGetMsgs:
         made = make_messages(user, bob, 120)
         answer = messages_of(api, start=50, limit=1000)
         assert ids(answer) == [message.pk for message in made[20:]]
+        assert ids(messages_of(api, start="not a number", limit=2)) == [m.pk for m in made[-2:]]
 
     def test_no_conversation_yet_is_an_empty_page(self, api, friends):
         answer = messages_of(api)

@@ -5,6 +5,7 @@ hide a message out of every answer, and no admin page lists private messages."""
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -197,6 +198,33 @@ def test_hiding_the_last_message_moves_get_chats_to_the_one_before(
     run_action(staff_client, "hide_message_and_resolve", list(MessageReport.objects.all()))
     assert api.get("/get_chats", {"email": ALICE}).json()["data"] == []
     assert set(Participant.objects.values_list("last_message", flat=True)) == {None}
+
+
+def test_showing_a_hidden_message_again(staff_client, filed, api):
+    report_row, made = filed
+    run_action(staff_client, "hide_message_and_resolve", [report_row])
+    run_action(staff_client, "show_message", [report_row])
+    assert not Message.objects.filter(is_hidden=True).exists()
+    shown = api.get("/get_msgs", {"email": ALICE, "femail": BOB, "limit": 100}).json()["data"]
+    assert made[20].pk in [message["id"] for message in shown]
+    (chat,) = api.get("/get_chats", {"email": ALICE}).json()["data"]
+    assert chat["last"]["id"] == made[-1].pk
+
+
+def test_staff_without_the_message_permission_cannot_hide(client, make_user, filed):
+    """A staff member who may handle message reports but not change messages."""
+    clerk = make_user(is_staff=True)
+    clerk.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="chat",
+            codename__in=["view_messagereport", "change_messagereport"],
+        )
+    )
+    client.force_login(clerk)
+    report_row, _ = filed
+    response = run_action(client, "hide_message_and_resolve", [report_row])
+    assert "没有修改私信的权限" in response.content.decode()
+    assert not Message.objects.filter(is_hidden=True).exists()
 
 
 def test_deactivating_the_sender(staff_client, filed, bob):
