@@ -120,12 +120,12 @@ def chat_page(viewer, start=0, limit=20):
 
 
 def own_message(sender, raw_id):
-    """/recall_msg: the message of `sender` with id `raw_id` (services.recall_message locks it);
-    8008 when there is none."""
+    """/recall_msg: the visible message of `sender` with id `raw_id` (services.recall_message
+    locks it); 8008 when there is none (a hidden one has left every answer)."""
     message_id = parse_id(raw_id)
     message = None
     if message_id is not None:
-        message = Message.objects.filter(pk=message_id, sender=sender).first()
+        message = Message.objects.visible().filter(pk=message_id, sender=sender).first()
     if message is None:
         raise ApiError(errors.CANNOT_RECALL)
     return message

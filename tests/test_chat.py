@@ -528,6 +528,12 @@ class TestRecall:
             assert answer == CANNOT_RECALL
         assert not Message.objects.get().recalled
 
+    def test_a_hidden_message_is_no_ones_to_recall(self, api, friends):
+        sent = sent_message(api)
+        Message.objects.update(is_hidden=True)
+        assert body(api.post("/recall_msg", {"email": ALICE, "id": sent["id"]})) == CANNOT_RECALL
+        assert not Message.objects.get().recalled
+
     def test_allowed_across_a_block(self, api, user, bob, friends):
         sent = sent_message(api)
         block(bob, user)
