@@ -65,6 +65,9 @@ def _is_seeded(scale):
 WRITES_PER_AUTHOR = 25
 # The users the demo user has blocked before the timing starts (/get_blocks).
 BLOCKED_BY_DEMO = 30
+# Messages timed per sender in turn: within API.md's limit of 20 per sender in 10 s. The senders
+# are the demo user's 5 chat peers (seed_demo): up to 75 timed sends (--calls 72).
+WRITES_PER_SENDER = 15
 
 
 class Scenario:
@@ -266,6 +269,24 @@ def scenarios(world):
             lambda n: {"email": demo, "post": world["post_id"], "reason": "bench"},
             7001,
         ),
+        Scenario("POST /send_msg", "post", "/send_msg", world["new_message"], 8001),
+        Scenario("GET /get_msgs", "get", "/get_msgs", lambda n: world["chat"], 8005),
+        Scenario(
+            "GET /get_msgs?after_id=",
+            "get",
+            "/get_msgs",
+            lambda n: {**world["chat"], "after_id": world["first_message_id"]},
+            8005,
+        ),
+        Scenario("GET /get_chats", "get", "/get_chats", lambda n: {"email": demo}, 8005),
+        Scenario(
+            "POST /read_msgs",
+            "post",
+            "/read_msgs",
+            lambda n: {**world["chat"], "id": world["last_message_id"]},
+            8006,
+        ),
+        Scenario("POST /recall_msg", "post", "/recall_msg", world["recalled_message"], 8007),
         # Last: it deletes seeded strangers, with their posts, comments and friendships.
         Scenario("POST /delete_account", "post", "/delete_account", world["deletion"], 1015),
     ]
@@ -364,6 +385,7 @@ def build_world(calls):
 
     return {
         **account_lifecycle_world(strangers, code),
+        **chat_world(demo, run),
         "demo": demo.email,
         "other": other.email,
         "stranger": lambda n: strangers[n % len(strangers)],
@@ -422,6 +444,45 @@ def account_lifecycle_world(strangers, code):
         "logout_everywhere": logout_everywhere,
         "password_reset": password_reset,
         "deletion": deletion,
+    }
+
+
+def chat_world(demo, run):
+    """The chat's part of the world. seed_demo gives the demo user conversations with mutual
+    friends; the timed messages are sent by those friends to the demo user, WRITES_PER_SENDER
+    each in turn, and /recall_msg recalls them (within 2 minutes of sending), oldest first."""
+    from accounts.models import AuthToken, User
+    from chat.models import Message, Participant
+
+    chat_peers = list(
+        User.objects.filter(pk__in=Participant.objects.filter(user=demo).values("peer")).order_by(
+            "pk"
+        )
+    )
+    peer = chat_peers[0]
+    peer_tokens = {sender.pk: AuthToken.objects.issue(sender) for sender in chat_peers}
+    conversation = Participant.objects.get(user=demo, peer=peer).conversation_id
+    in_conversation = Message.objects.filter(conversation=conversation).order_by("id")
+    sent = []
+
+    def new_message(n):
+        sender = chat_peers[n // WRITES_PER_SENDER % len(chat_peers)]
+        text = f"bench {run} message {n}"
+        sent.append((sender, text))
+        token = peer_tokens[sender.pk]
+        return {"__token__": token, "email": sender.email, "femail": demo.email, "msg": text}
+
+    def recalled_message(n):
+        sender, text = sent.pop(0)
+        stored = Message.objects.get(sender=sender, text=text)
+        return {"__token__": peer_tokens[sender.pk], "email": sender.email, "id": stored.pk}
+
+    return {
+        "chat": {"email": demo.email, "femail": peer.email},
+        "first_message_id": in_conversation.values_list("pk", flat=True).first(),
+        "last_message_id": in_conversation.reverse().values_list("pk", flat=True).first(),
+        "new_message": new_message,
+        "recalled_message": recalled_message,
     }
 
 
@@ -500,6 +561,9 @@ HTTP_READS = [
     "GET /get_friend_post",
     "GET /get_friend_post?group=",
     "GET /get_friend_post?before=",
+    "GET /get_msgs",
+    "GET /get_msgs?after_id=",
+    "GET /get_chats",
 ]
 
 

@@ -4,7 +4,7 @@
 import pytest
 
 from socialsite import openapi
-from tests.factories import befriend, block, body, make_comments, make_post
+from tests.factories import befriend, block, body, make_comments, make_messages, make_post
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +35,7 @@ LISTS = {
     "/recommend": ({"email": "alice@example.com"}, 2),
     "/get_followers": ({"email": "alice@example.com"}, 2),
     "/get_blocks": ({"email": "alice@example.com"}, 2),
+    "/get_chats": ({"email": "alice@example.com"}, 2),
 }
 
 
@@ -45,7 +46,7 @@ def test_every_paged_list_is_tried():
 @pytest.fixture
 def world(user, bob, carol, make_user):
     """alice lists bob and carol, who post (bob's post has 3 comments) and list her too; dan and
-    erin she does not list; fay and gus she blocked."""
+    erin she does not list; fay and gus she blocked. bob and carol have each sent her a message."""
     make_user(email="dan@example.com")
     make_user(email="erin@example.com")
     for friend in (bob, carol):
@@ -56,6 +57,8 @@ def world(user, bob, carol, make_user):
     post = make_post(bob, time=2)
     make_post(carol, time=1)
     make_comments(post, carol, 3)
+    for friend in (bob, carol):
+        make_messages(friend, user, 1)
     return post
 
 
