@@ -135,19 +135,20 @@ def verify_signup_code(email, code):
 
 
 def request_password_reset(email, *, client_ip):
-    """/forget1: check the email's format (9400) and the limits (9429), and return the work that
-    depends on whether an active account has this email, storing and mailing a code, for the
-    caller to run after the answer is sent: the answer, and the time it takes, are the same
-    either way (API.md)."""
+    """/forget1: check the email's format (9400) and the limits (9429), look the active account
+    up, and return the work that differs when there is one, storing and mailing a code, for the
+    caller to run after the answer is sent: the answer, and the time it takes (one read of a
+    unique index, found or not), are the same either way (API.md). The read comes before the
+    answer so that an unreachable database is a 503, not a promise of a mail."""
     form = EmailForm(data={"email": email})
     validate(form)
     email = normalize_email(form.cleaned_data["email"])
     _limit_code_mails("reset", email, client_ip)
-    return functools.partial(_mail_reset_code, email)
-
-
-def _mail_reset_code(email):
     user = User.objects.active().with_email(email).first()
+    return functools.partial(_mail_reset_code, user)
+
+
+def _mail_reset_code(user):
     if user is None:
         return
     code = _new_code()
@@ -155,17 +156,17 @@ def _mail_reset_code(email):
     PasswordResetCode.objects.update_or_create(
         user=user,
         defaults={
-            "code_hash": PasswordResetCode.hash_code(email, code),
+            "code_hash": PasswordResetCode.hash_code(user.email, code),
             "failed_attempts": 0,
             "expires_at": timezone.now() + CODE_TTL,
         },
     )
     try:
-        _mail_code("password_reset_code", email, code)
+        _mail_code("password_reset_code", user.email, code)
     except Exception:
         logger.exception("Could not send the password reset code email")
         PasswordResetCode.objects.filter(user=user).delete()
-        ratelimit.release_cooldown("reset-email", email)
+        ratelimit.release_cooldown("reset-email", user.email)
 
 
 def reset_password(*, email, code, password, client_ip):
