@@ -7,6 +7,10 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
+# asgi (default): gunicorn with uvicorn workers on socialsite.asgi, HTTP and the WebSocket /ws on
+# one port; wsgi: gunicorn's sync workers on socialsite.wsgi, HTTP only (to compare).
+SERVER ?= asgi
+export SERVER
 # An empty database gets the demo data (200 users; the demo login's password is public):
 # `make run DEMO=no` in production.
 DEMO ?= yes
@@ -37,8 +41,11 @@ setup: $(VENV)/.installed .env
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	[ "$(DEMO)" = no ] || $(MANAGE) seed_demo --if-empty $(SEED_ARGS)
 
+# Without CHANNEL_LAYER_URL, the workers share a private Valkey on var/valkey-$(PORT).sock, which
+# stops with the server (socialsite/embedded_valkey.py).
 run: setup
-	$(BIN)/gunicorn socialsite.wsgi --config python:socialsite.gunicorn_config \
+	$(BIN)/python -m socialsite.embedded_valkey --socket var/valkey-$(PORT).sock \
+		$(BIN)/gunicorn --config python:socialsite.gunicorn_config \
 		--workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
 
 dev: setup

@@ -15,7 +15,38 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
+from socialsite.api import refused_unread  # noqa: E402
+
 WEBSOCKET_PATH = "/ws"
+
+
+def withholding_refused_bodies(app):
+    """Django's ASGI handler reads a request's whole body before the view runs; a body `@api`
+    refuses from the request's head (over the endpoint's limit, or chunked) is not read: Django
+    gets an empty one, and the view answers 413 or 400 from the headers, as under WSGI."""
+
+    async def application(scope, receive, send):
+        if scope["type"] == "http" and refused_unread(scope["path"], scope["headers"]):
+            receive = empty_body(receive)
+        await app(scope, receive, send)
+
+    return application
+
+
+def empty_body(receive):
+    given = False
+
+    async def replacement():
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        while True:  # what Django waits for after the body: the client going away
+            message = await receive()
+            if message["type"] != "http.request":
+                return message
+
+    return replacement
 
 
 def websocket_router(consumer):
@@ -32,7 +63,7 @@ def websocket_router(consumer):
 
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        "http": withholding_refused_bodies(django_application),
         "websocket": websocket_router(import_string(settings.WEBSOCKET_CONSUMER).as_asgi()),
     }
 )
