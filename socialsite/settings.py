@@ -67,7 +67,7 @@ MIDDLEWARE = [
     # Every error the stack below produces leaves as the JSON envelope.
     "socialsite.middleware.JsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "socialsite.middleware.StaticFilesMiddleware",  # WhiteNoise, async capable
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
