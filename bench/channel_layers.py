@@ -24,7 +24,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer  # noqa: E402
 from bench.common import percentile, print_table  # noqa: E402
 from socialsite import embedded_valkey  # noqa: E402
 
-LAYERS = {"RedisChannelLayer": RedisChannelLayer, "RedisPubSubChannelLayer": RedisPubSubChannelLayer}
+LAYERS = [RedisChannelLayer, RedisPubSubChannelLayer]
 
 
 async def measure(layer_class, url, args):
@@ -63,9 +63,11 @@ def main():
     parser.add_argument("--members", type=int, default=2, help="sockets per user (2)")
     parser.add_argument("--sends", type=int, default=2000, help="group sends per layer (2000)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="valkey-") as directory:
-        with embedded_valkey.running(Path(directory) / "v.sock") as url:
-            results = [asyncio.run(measure(layer, url, args)) for layer in LAYERS.values()]
+    with (
+        tempfile.TemporaryDirectory(prefix="valkey-") as directory,
+        embedded_valkey.running(Path(directory) / "v.sock") as url,
+    ):
+        results = [asyncio.run(measure(layer, url, args)) for layer in LAYERS]
     print(
         f"\n{args.groups} groups of {args.members} sockets, {args.sends} group sends each "
         f"awaited, embedded Valkey on a unix socket\n"
