@@ -141,6 +141,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.shut(TRY_AGAIN_LATER)
             return
         self.group = group
+        # Once more, now that the group would hear of a revocation: one committed between the
+        # first check and the join sent its event to nobody.
+        if not await self.still_authorized(force=True):
+            return
         await self.send_json({"type": "ready", "email": token.user.email})
 
     async def receive(self, text_data=None, bytes_data=None):

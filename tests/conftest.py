@@ -10,7 +10,26 @@ from playwright.sync_api import sync_playwright
 
 from accounts.models import AuthToken, User
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.factories import PASSWORD, ApiClient, make_post
+from tests.factories import PASSWORD, SENT_FRAME_TYPES, ApiClient, make_post
+
+
+def pytest_collection_modifyitems(items):
+    """The `after_all` tests last (a stable sort keeps the others' order)."""
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
+
+
+@pytest.fixture(autouse=True)
+def record_sent_frames(monkeypatch):
+    """Record the type of every frame the WebSocket consumer sends (tests/test_asyncapi.py)."""
+    from accounts.consumers import RealtimeConsumer
+
+    send_json = RealtimeConsumer.send_json
+
+    async def recording(self, frame):
+        SENT_FRAME_TYPES.add(frame.get("type"))
+        await send_json(self, frame)
+
+    monkeypatch.setattr(RealtimeConsumer, "send_json", recording)
 
 
 @pytest.fixture(autouse=True)

@@ -175,6 +175,26 @@ class TestAuthentication:
 
         run(scenario)
 
+    def test_a_revocation_between_the_check_and_the_join_is_not_missed(self, token, monkeypatch):
+        """Its event went to a group the socket had not joined yet: the check after the join
+        sees it."""
+        from channels.layers import InMemoryChannelLayer
+
+        group_add = InMemoryChannelLayer.group_add
+
+        async def revoke_then_join(layer, group, channel):
+            await sync_to_async(AuthToken.objects.update)(revoked_at=timezone.now())
+            await group_add(layer, group, channel)
+
+        monkeypatch.setattr(InMemoryChannelLayer, "group_add", revoke_then_join)
+
+        async def scenario():
+            communicator = socket(token)
+            assert (await communicator.connect())[0]
+            await closed_with(communicator, 4401)
+
+        run(scenario)
+
     def test_the_deadline_is_ten_seconds(self):
         assert consumers.AUTH_TIMEOUT_SECONDS == 10
 
