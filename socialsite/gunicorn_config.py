@@ -17,6 +17,12 @@ if SERVER not in {"asgi", "wsgi"}:
 if SERVER == "asgi":
     wsgi_app = "socialsite.asgi:application"
     worker_class = "uvicorn_worker.UvicornWorker"
+    # Seconds an idle keep-alive connection stays open (uvicorn's timeout_keep_alive; gunicorn's
+    # default of 2 s would close the connections of clients that pause, and a client sending on
+    # one just as it closes gets no answer). Above a reverse proxy's own (nginx's upstream
+    # keepalive_timeout: 60 s), so that the proxy is the side that closes. The sync workers
+    # close after each response.
+    keepalive = 75
 else:
     wsgi_app = "socialsite.wsgi:application"
     worker_class = "sync"
