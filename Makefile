@@ -17,7 +17,7 @@ DEMO ?= yes
 # Extra options of the demo seeding, e.g. SEED_ARGS="--users 500" (only an empty database is seeded).
 SEED_ARGS ?=
 
-.PHONY: run dev setup test lint format fuzz bench loadtest clean
+.PHONY: run dev setup test lint format fuzz bench bench-layers loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ fuzz: $(VENV)/.installed-dev
 # to run it on PostgreSQL; BENCH_ARGS="--http" to measure gunicorn over HTTP (port 5055, --port).
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The channel layer's choice: RedisChannelLayer against RedisPubSubChannelLayer on a private Valkey
+# (docs/ARCHITECTURE.md, "Real time"). LAYER_ARGS="--groups 2000 --members 1 --sends 4000".
+bench-layers: $(VENV)/.installed
+	$(BIN)/python bench/channel_layers.py $(LAYER_ARGS)
 
 # The load test: `make run` on a fresh database (SQLite in var/, or a new PostgreSQL database
 # beside DATABASE_URL's), driven by 50 clients for 30 s; then every acknowledged write is checked.
