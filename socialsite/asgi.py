@@ -2,6 +2,7 @@
 WebSocket /ws to the one consumer the WEBSOCKET_CONSUMER setting names (socialsite/ imports no
 app), any other WebSocket path is refused (HTTP 403)."""
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -29,6 +30,24 @@ def withholding_refused_bodies(app):
         if scope["type"] == "http" and refused_unread(scope["path"], scope["headers"]):
             receive = empty_body(receive)
         await app(scope, receive, send)
+
+    return application
+
+
+def bounded(app, limit):
+    """At most `limit` HTTP requests of this worker in Django at once; the others wait their turn
+    in the event loop. Django runs each sync view in a thread of its own: unbounded, a burst
+    would run as many password hashes at once (Argon2: 100 MiB each) and hold as many login
+    slots of one address (the captcha after 20) as it has requests, where a sync worker runs
+    one. WebSockets are not counted: a socket waits on the network, not on a thread."""
+    semaphore = None
+
+    async def application(scope, receive, send):
+        nonlocal semaphore
+        if semaphore is None:  # made in the worker's event loop
+            semaphore = asyncio.Semaphore(limit)
+        async with semaphore:
+            await app(scope, receive, send)
 
     return application
 
@@ -63,7 +82,7 @@ def websocket_router(consumer):
 
 application = ProtocolTypeRouter(
     {
-        "http": withholding_refused_bodies(django_application),
+        "http": bounded(withholding_refused_bodies(django_application), settings.HTTP_CONCURRENCY),
         "websocket": websocket_router(import_string(settings.WEBSOCKET_CONSUMER).as_asgi()),
     }
 )

@@ -213,6 +213,8 @@ CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
 API_AUTHENTICATOR = "accounts.auth.authenticate"
 # The consumer of the WebSocket /ws (socialsite/asgi.py), named for the same reason.
 WEBSOCKET_CONSUMER = "accounts.consumers.RealtimeConsumer"
+# HTTP requests an ASGI worker runs in Django at once (socialsite/asgi.py, bounded); the rest wait.
+HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=4)
 TOKEN_TTL_DAYS = env.int("TOKEN_TTL_DAYS", default=30)
 LOGIN_CAPTCHA = env.str("LOGIN_CAPTCHA", default="after_failures")
 if LOGIN_CAPTCHA not in {"after_failures", "always", "never"}:

@@ -2,6 +2,7 @@
 the middleware stack async from end to end (a request crosses to a thread once, for its view),
 and a body `@api` refuses from the request's head left unread (issue 14)."""
 
+import asyncio
 import json
 import logging
 
@@ -10,7 +11,7 @@ from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.core.handlers.asgi import ASGIHandler
 
-from socialsite.asgi import application
+from socialsite.asgi import application, bounded
 
 KiB = 1024
 
@@ -142,3 +143,21 @@ def test_the_check_itself_sees_a_sync_only_middleware(caplog, settings):
     with caplog.at_level(logging.DEBUG, logger="django.request"):
         ASGIHandler()
     assert any("adapted" in record.getMessage() for record in caplog.records)
+
+
+def test_at_most_the_limit_of_requests_run_at_once():
+    running, most = 0, 0
+
+    async def slow_app(scope, receive, send):
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+
+    async def burst():
+        limited = bounded(slow_app, 3)
+        await asyncio.gather(*(limited({"type": "http"}, None, None) for _ in range(10)))
+
+    async_to_sync(burst)()
+    assert most == 3
