@@ -9,7 +9,8 @@ from django.contrib.auth.forms import (
     UserChangeForm,
 )
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from accounts import avatars, extensions, services
 from accounts.forms import PROFILE_FIELDS, AvatarField
@@ -109,7 +110,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display_links = ("avatar_thumbnail", "email")
     list_filter = ("is_active", "is_staff", "sex", "date_joined")
     search_fields = ("email", "username", "name")
-    readonly_fields = ("date_joined", "last_login", "avatar_preview")
+    readonly_fields = ("date_joined", "last_login", "avatar_preview", "counts")
     # What would hand an account to someone else is a superuser's decision: staff with "change
     # user" (the moderators) must not grant themselves or anyone else more, nor change where an
     # account's reset codes go (its email). Its password they cannot set either: the form's
@@ -122,6 +123,7 @@ class UserAdmin(DjangoUserAdmin):
             "资料",
             {"fields": (*PROFILE_FIELDS, "avatar_preview", "avatar")},
         ),
+        ("关系", {"fields": ("counts",)}),
         (
             "权限",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -132,6 +134,17 @@ class UserAdmin(DjangoUserAdmin):
     def get_inlines(self, request, obj):
         # The apps above accounts attach theirs (friends: the friend list) through the hook.
         return [*super().get_inlines(request, obj), *extensions.user_admin_inlines]
+
+    @admin.display(description="统计")
+    def counts(self, user):
+        # The apps above accounts register theirs (friends: the followers) through the hook.
+        if not extensions.user_admin_counts:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}：{}",
+            ((label, count(user)) for label, count in extensions.user_admin_counts.items()),
+        )
 
     @admin.display(description="头像")
     def avatar_thumbnail(self, user):

@@ -14,9 +14,27 @@ owner_counts = {}
 # (accounts.services.delete_users). The avatar is accounts' own (accounts.avatars).
 account_files = []
 
-# Admin inline classes shown on a user's admin page (friends: the friend list). Registered when
-# the app's admin module is loaded.
+# name -> ReportTarget: what /report (feed) accepts beside `post` and `femail`, from the apps that
+# feed may not import (chat: `message`). Registered in the app's AppConfig.ready().
+report_targets = {}
+
+
+class ReportTarget:
+    """One kind of thing /report can name: `find(reporter, raw_id)` → the target the reporter may
+    report, or None (the endpoint's not-found code); `file(reporter, target, reason)` → the
+    report queued (the reason already checked), or None when the target went meanwhile."""
+
+    def __init__(self, *, find, file):
+        self.find, self.file = find, file
+
+
+# Admin inline classes shown on a user's admin page (friends: the friend list and the block
+# list). Registered when the app's admin module is loaded.
 user_admin_inlines = []
+
+# label -> fn(user) -> int: counts shown on a user's admin page (friends: the followers).
+# Registered when the app's admin module is loaded.
+user_admin_counts = {}
 
 
 def counts_for_owner(user):

@@ -102,6 +102,8 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=models.Q(sex__in=["", *Sex.values]), name="%(app_label)s_%(class)s_sex"
             ),
         ]
+        # /get_data's age1 / age2: a range of birthdays (friends.queries.birthday_range).
+        indexes = [models.Index(fields=["birthday"], name="accounts_user_birthday")]
 
     def __str__(self):
         return self.email

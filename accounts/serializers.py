@@ -17,6 +17,16 @@ def profile_json(user, request):
     }
 
 
+def card_json(user, request):
+    """The Card object: the short form of a user (the same values as in their Profile)."""
+    return {
+        "email": user.email,
+        "username": user.username,
+        "name": user.name,
+        "img": request.build_absolute_uri(user.avatar.url) if user.avatar else None,
+    }
+
+
 def profile_info_json(user, request, counts):
     """/get_info: the Profile, when the account was created, and the owner's counts."""
     return {**profile_json(user, request), "date_joined": user.date_joined.isoformat(), **counts}

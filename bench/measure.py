@@ -14,7 +14,7 @@ from pathlib import Path
 import django
 
 from bench.common import VAR, summarize
-from feed.demo import DEMO_EMAIL, DEMO_PASSWORD
+from feed.demo import DEMO_CITIES, DEMO_EMAIL, DEMO_PASSWORD
 
 
 def run_worker(args):
@@ -63,6 +63,11 @@ def _is_seeded(scale):
 
 # Posts or comments timed per author: within API.md's limits of 30 posts and 60 comments.
 WRITES_PER_AUTHOR = 25
+# The users the demo user has blocked before the timing starts (/get_blocks).
+BLOCKED_BY_DEMO = 30
+# Messages timed per sender in turn: within API.md's limit of 20 per sender in 10 s. The senders
+# are the demo user's 5 chat peers (seed_demo): up to 75 timed sends (--calls 72).
+WRITES_PER_SENDER = 15
 
 
 class Scenario:
@@ -125,6 +130,8 @@ def scenarios(world):
         Scenario(
             "GET /is_friend", "get", "/is_friend", lambda n: {"email": demo, "femail": other}, 6001
         ),
+        Scenario("GET /get_followers", "get", "/get_followers", lambda n: {"email": demo}, 6001),
+        Scenario("GET /get_blocks", "get", "/get_blocks", lambda n: {"email": demo}, 6001),
         Scenario(
             "POST /block", "post", "/block", lambda n: {"email": demo, "femail": stranger(n)}, 5005
         ),
@@ -170,7 +177,42 @@ def scenarios(world):
             lambda n: {"email": demo, "start": 0, "limit": 20, "femail": other},
             1008,
         ),
+        Scenario(
+            "GET /get_data?location=",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": 0, "limit": 20, "location": DEMO_CITIES[0]},
+            1008,
+        ),
+        Scenario(
+            "GET /get_data?age1=&age2=",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": 0, "limit": 20, "age1": 25, "age2": 35},
+            1008,
+        ),
+        Scenario(
+            "GET /get_data?age1= (narrow)",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": 0, "limit": 20, "age1": 60},
+            1008,
+        ),
+        Scenario(
+            "GET /get_data?order=newest",
+            "get",
+            "/get_data",
+            lambda n: {"email": demo, "start": n % 50, "limit": 20, "order": "newest"},
+            1008,
+        ),
         Scenario("GET /recommend", "get", "/recommend", lambda n: {"email": demo}, 1008),
+        Scenario(
+            "GET /recommend?start=",
+            "get",
+            "/recommend",
+            lambda n: {"email": demo, "start": 20},
+            1008,
+        ),
         Scenario(
             "POST /putPost",
             "post",
@@ -227,6 +269,24 @@ def scenarios(world):
             lambda n: {"email": demo, "post": world["post_id"], "reason": "bench"},
             7001,
         ),
+        Scenario("POST /send_msg", "post", "/send_msg", world["new_message"], 8001),
+        Scenario("GET /get_msgs", "get", "/get_msgs", lambda n: world["chat"], 8005),
+        Scenario(
+            "GET /get_msgs?after_id=",
+            "get",
+            "/get_msgs",
+            lambda n: {**world["chat"], "after_id": world["first_message_id"]},
+            8005,
+        ),
+        Scenario("GET /get_chats", "get", "/get_chats", lambda n: {"email": demo}, 8005),
+        Scenario(
+            "POST /read_msgs",
+            "post",
+            "/read_msgs",
+            lambda n: {**world["chat"], "id": world["last_message_id"]},
+            8006,
+        ),
+        Scenario("POST /recall_msg", "post", "/recall_msg", world["recalled_message"], 8007),
         # Last: it deletes seeded strangers, with their posts, comments and friendships.
         Scenario("POST /delete_account", "post", "/delete_account", world["deletion"], 1015),
     ]
@@ -234,13 +294,13 @@ def scenarios(world):
 
 def build_world(calls):
     """The accounts and rows the scenarios use, made before anything is timed."""
-    from django.contrib.auth.hashers import make_password
     from django.core import signing
     from django.utils import timezone
 
     from accounts import services as account_services
-    from accounts.models import AuthToken, EmailCode, PasswordResetCode, User
+    from accounts.models import AuthToken, EmailCode, User
     from feed.models import Post
+    from friends import services as friend_services
     from friends.models import Friendship
 
     demo = User.objects.get(email=DEMO_EMAIL)
@@ -252,6 +312,15 @@ def build_world(calls):
         .order_by("-pk")
         .values_list("email", flat=True)[: calls + 10]
     )
+    # A full page of /get_blocks: the newest accounts beyond the strangers, blocked as /block
+    # does (again with --reuse: a block is made once).
+    for blocked in (
+        User.objects.exclude(pk__in=listed | {demo.pk})
+        .exclude(email__in=strangers)
+        .filter(is_active=True)
+        .order_by("-pk")[:BLOCKED_BY_DEMO]
+    ):
+        friend_services.block(demo, blocked)
     post = Post.objects.filter(author=other).order_by("-time").first()
     recent_ms = int((timezone.now().timestamp() - 7 * 86400) * 1000)
     run = int(time.time())
@@ -282,10 +351,15 @@ def build_world(calls):
     # are written by the demo user, then by other users, WRITES_PER_AUTHOR each.
     others = User.objects.filter(is_active=True).exclude(pk=demo.pk).exclude(email__in=strangers)
     authors = [demo, *others.order_by("pk")[: (calls + 3) // WRITES_PER_AUTHOR]]
-    author_tokens = {author.pk: AuthToken.objects.issue(author) for author in authors}
+    # Each author's token is issued when their first write is prepared (outside the timing):
+    # one issued here would be among the oldest that the /login scenario's logins of the demo
+    # user revoke (a user keeps 20 live tokens), and its writes would get 9401.
+    author_tokens = {}
 
     def author(written):
         chosen = authors[written // WRITES_PER_AUTHOR % len(authors)]
+        if chosen.pk not in author_tokens:
+            author_tokens[chosen.pk] = AuthToken.objects.issue(chosen)
         return {"__token__": author_tokens[chosen.pk], "email": chosen.email}
 
     # /delPost deletes, oldest first, the posts that /putPost made. Their times are milliseconds
@@ -309,7 +383,34 @@ def build_world(calls):
     def logout(n):
         return {"__token__": AuthToken.objects.issue(demo)}
 
-    # Strangers, not the demo user, whose token and password the other scenarios use.
+    return {
+        **account_lifecycle_world(strangers, code),
+        **chat_world(demo, run),
+        "demo": demo.email,
+        "other": other.email,
+        "stranger": lambda n: strangers[n % len(strangers)],
+        "fresh_email": fresh_email,
+        "pending_code": pending_code,
+        "registration": registration,
+        "logout": logout,
+        "new_post": new_post,
+        "old_post": old_post,
+        "new_comment": new_comment,
+        "password": DEMO_PASSWORD,
+        "post_id": post.pk,
+        "recent_ms": recent_ms,
+    }
+
+
+def account_lifecycle_world(strangers, code):
+    """The calls of /logout all=1, /forget2 and /delete_account: on seeded strangers, not the demo
+    user, whose token and password the other scenarios use."""
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from accounts import services as account_services
+    from accounts.models import AuthToken, PasswordResetCode, User
+
     def logout_everywhere(n):
         user = User.objects.get(email=strangers[n % len(strangers)])
         return {"__token__": AuthToken.objects.issue(user), "all": "1"}
@@ -340,27 +441,53 @@ def build_world(calls):
         }
 
     return {
-        "deletion": deletion,
-        "demo": demo.email,
-        "other": other.email,
-        "stranger": lambda n: strangers[n % len(strangers)],
-        "fresh_email": fresh_email,
-        "pending_code": pending_code,
-        "registration": registration,
-        "logout": logout,
         "logout_everywhere": logout_everywhere,
         "password_reset": password_reset,
-        "new_post": new_post,
-        "old_post": old_post,
-        "new_comment": new_comment,
-        "password": DEMO_PASSWORD,
-        "post_id": post.pk,
-        "recent_ms": recent_ms,
+        "deletion": deletion,
+    }
+
+
+def chat_world(demo, run):
+    """The chat's part of the world. seed_demo gives the demo user conversations with mutual
+    friends; the timed messages are sent by those friends to the demo user, WRITES_PER_SENDER
+    each in turn, and /recall_msg recalls them (within 2 minutes of sending), oldest first."""
+    from accounts.models import AuthToken, User
+    from chat.models import Message, Participant
+
+    chat_peers = list(
+        User.objects.filter(pk__in=Participant.objects.filter(user=demo).values("peer")).order_by(
+            "pk"
+        )
+    )
+    peer = chat_peers[0]
+    peer_tokens = {sender.pk: AuthToken.objects.issue(sender) for sender in chat_peers}
+    conversation = Participant.objects.get(user=demo, peer=peer).conversation_id
+    in_conversation = Message.objects.filter(conversation=conversation).order_by("id")
+    sent = []
+
+    def new_message(n):
+        sender = chat_peers[n // WRITES_PER_SENDER % len(chat_peers)]
+        text = f"bench {run} message {n}"
+        sent.append((sender, text))
+        token = peer_tokens[sender.pk]
+        return {"__token__": token, "email": sender.email, "femail": demo.email, "msg": text}
+
+    def recalled_message(n):
+        sender, text = sent.pop(0)
+        stored = Message.objects.get(sender=sender, text=text)
+        return {"__token__": peer_tokens[sender.pk], "email": sender.email, "id": stored.pk}
+
+    return {
+        "chat": {"email": demo.email, "femail": peer.email},
+        "first_message_id": in_conversation.values_list("pk", flat=True).first(),
+        "last_message_id": in_conversation.reverse().values_list("pk", flat=True).first(),
+        "new_message": new_message,
+        "recalled_message": recalled_message,
     }
 
 
 def measure_in_process(calls):
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
@@ -382,6 +509,9 @@ def measure_in_process(calls):
                 "REMOTE_ADDR": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}",
             }
             send = getattr(client, scenario.method)
+            # The connection keeps the last 9,000 queries: once a run has made more, a capture
+            # that starts on a full log counts none (every row then read 0 queries).
+            reset_queries()
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
                 response = send(scenario.path, params, **headers)
@@ -412,18 +542,28 @@ HTTP_READS = [
     "GET /get_info (other)",
     "GET /get_friends",
     "GET /is_friend",
+    "GET /get_followers",
+    "GET /get_blocks",
     "GET /get_data",
     "GET /get_data?username=",
     "GET /get_data?like=",
     "GET /get_data?sex=",
     "GET /get_data?femail=",
+    "GET /get_data?location=",
+    "GET /get_data?age1=&age2=",
+    "GET /get_data?age1= (narrow)",
+    "GET /get_data?order=newest",
     "GET /recommend",
+    "GET /recommend?start=",
     "GET /getPost?email=",
     "GET /getPost?oldTime=",
     "GET /get_comments",
     "GET /get_friend_post",
     "GET /get_friend_post?group=",
     "GET /get_friend_post?before=",
+    "GET /get_msgs",
+    "GET /get_msgs?after_id=",
+    "GET /get_chats",
 ]
 
 

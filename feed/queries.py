@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import BooleanField, Count, F, Func, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 
+from accounts import extensions
 from accounts.models import User, normalize_email
 from feed import errors
 from feed.forms import parse_bigint, parse_id
@@ -185,3 +186,16 @@ def report_target(viewer, *, post_id=None, email=None):
         if user is None:
             raise ApiError(errors.NO_SUCH_REPORT_TARGET)
     return post, user
+
+
+def other_report_targets(viewer, raw_ids):
+    """/report: {name: target} of the targets that the apps above feed provide
+    (accounts.extensions.report_targets: chat's `message`), named by `raw_ids` ({name: the raw id
+    a client sent}). 7000 when one names nothing `viewer` may report."""
+    found = {}
+    for name, raw_id in raw_ids.items():
+        target = extensions.report_targets[name].find(viewer, raw_id)
+        if target is None:
+            raise ApiError(errors.NO_SUCH_REPORT_TARGET)
+        found[name] = target
+    return found

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import extensions
 from accounts.models import User
 from accounts.services import deactivatable_by, deactivate_users
 from feed import errors
@@ -70,14 +71,23 @@ def comment(post, author, text):
         raise ApiError(errors.NO_SUCH_POST) from None
 
 
-def report(reporter, *, post=None, user=None, reason):
+def report(reporter, *, post=None, user=None, elsewhere=None, reason):
     """Queue a report of `post` or of `user`, with a copy of the reported text taken now
     (models.reported_text): the report outlives the post and the account. A reporter's open
-    report of the same target is not repeated, so the queue holds one entry per complaint."""
-    if post is not None and user is not None:
-        raise ValidationError({"post": ["post 与 femail 只能给出一个。"]})
+    report of the same target is not repeated, so the queue holds one entry per complaint.
+    `elsewhere` ({name: target}, from queries.other_report_targets) names a target of an app
+    above feed instead, which that app queues (accounts.extensions.report_targets)."""
+    elsewhere = elsewhere or {}
+    if (post is not None) + (user is not None) + len(elsewhere) > 1:
+        names = ", ".join(["post", "femail", *extensions.report_targets])
+        raise ValidationError({"post": [f"{names} 只能给出一个。"]})
     form = ReportForm(data={"reason": reason})
     validate(form)
+    for name, target in elsewhere.items():
+        queued = extensions.report_targets[name].file(reporter, target, form.cleaned_data["reason"])
+        if queued is None:  # the target was deleted meanwhile
+            raise ApiError(errors.NO_SUCH_REPORT_TARGET)
+        return queued
     try:
         with transaction.atomic():
             queued, _ = Report.objects.get_or_create(

@@ -1,6 +1,7 @@
 """The Feed endpoints of API.md. Each view checks in API.md's order: its missing-parameter code,
 its not-found codes, ownership (9403), formats (9400), then calls one domain function."""
 
+from accounts import extensions
 from accounts.auth import owner_named_by, require_owner
 from feed import errors, queries, services
 from feed.forms import PublicPostsForm, TimelineForm, is_integer
@@ -98,11 +99,14 @@ def get_friend_post(request, params):
 def report(request, params):
     (email,) = params.require("email", missing=errors.MISSING_REPORT_PARAMS)
     reason = require_text(params.get("reason"), errors.MISSING_REPORT_PARAMS)
-    if "post" not in params and "femail" not in params:
+    # the targets of the apps above feed (chat's `message`), named through accounts.extensions
+    others = {name: params.get(name) for name in extensions.report_targets if name in params}
+    if "post" not in params and "femail" not in params and not others:
         raise ApiError(errors.MISSING_REPORT_PARAMS)
     post, user = queries.report_target(
         request.api_user, post_id=params.get("post"), email=params.get("femail")
     )
+    elsewhere = queries.other_report_targets(request.api_user, others)
     reporter = require_owner(request, email, unknown=errors.MISSING_REPORT_PARAMS)
-    services.report(reporter, post=post, user=user, reason=reason)
+    services.report(reporter, post=post, user=user, elsewhere=elsewhere, reason=reason)
     return envelope(7001, "举报成功")

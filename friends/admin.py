@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import Count
 
 from accounts import extensions
-from friends import services
+from friends import queries, services
 from friends.forms import FriendshipAdminForm
 from friends.models import Block, Friendship, InterestTag
 
@@ -40,9 +40,36 @@ class FriendshipInline(admin.TabularInline):
         return super().get_queryset(request).select_related("owner", "friend")
 
 
+class BlockInline(admin.TabularInline):
+    """The blocks the user made, newest first, as /get_blocks lists them (deactivated users
+    too, for staff). Read-only here: a block is added on the 拉黑 page, which removes the
+    friendships as /block does; staff with the delete permission lift one by deleting it, as
+    /unblock does."""
+
+    model = Block
+    fk_name = "blocker"
+    fields = ("blocked", "created_at")
+    readonly_fields = ("blocked", "created_at")
+    ordering = ("-created_at", "-id")
+    extra = 0
+    verbose_name = "拉黑"
+    verbose_name_plural = "拉黑名单（TA 拉黑的用户，最新的在前）"
+
+    def get_queryset(self, request):
+        # blocker too: each row's title is the block's __str__, which names both users.
+        return super().get_queryset(request).select_related("blocker", "blocked")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 # accounts registers the user admin and must not import friends (docs/ARCHITECTURE.md): the
-# friend list reaches the user's page through the accounts.extensions hook.
-extensions.user_admin_inlines.append(FriendshipInline)
+# friend list, the block list and the followers count reach the user's page through the
+# accounts.extensions hooks.
+extensions.user_admin_inlines.extend([FriendshipInline, BlockInline])
+extensions.user_admin_counts["关注者（把 TA 加入列表的用户，同 /get_followers）"] = lambda user: (
+    queries.followers(user).count()
+)
 
 
 @admin.register(Block)

@@ -14,9 +14,23 @@ class SearchForm(forms.Form):
     sex = forms.ChoiceField(choices=Sex.choices, required=False)
     like = forms.CharField(max_length=User._meta.get_field("like").max_length, required=False)
     flike = forms.CharField(max_length=User._meta.get_field("flike").max_length, required=False)
+    location = forms.CharField(
+        max_length=User._meta.get_field("location").max_length, required=False
+    )
+    # Whole years, unbounded above: an age no one reaches matches nobody (queries.age_between).
+    age1 = forms.IntegerField(min_value=0, required=False)
+    age2 = forms.IntegerField(min_value=0, required=False)
+    order = forms.ChoiceField(choices=[("oldest", "oldest"), ("newest", "newest")], required=False)
 
     def clean_femail(self):
         return normalize_email(self.cleaned_data["femail"])
+
+    def clean(self):
+        cleaned_data = super().clean()
+        age1, age2 = cleaned_data.get("age1"), cleaned_data.get("age2")
+        if age1 is not None and age2 is not None and age1 > age2:
+            self.add_error("age2", forms.ValidationError("age2 不能小于 age1。", code="age_range"))
+        return cleaned_data
 
 
 class FriendshipAdminForm(forms.ModelForm):

@@ -85,6 +85,8 @@ class Friendship(models.Model):
             models.Index(fields=["owner", "created_at", "id"], name="friendship_owner_added"),
             # "who lists me": mutual checks and friends-of-friends
             models.Index(fields=["friend", "owner"], name="friendship_friend_owner"),
+            # "who lists me, newest first" (/get_followers), read backwards
+            models.Index(fields=["friend", "created_at", "id"], name="friendship_friend_added"),
         ]
 
     def __str__(self):
@@ -127,7 +129,11 @@ class Block(models.Model):
         verbose_name = "拉黑"
         verbose_name_plural = "拉黑"
         constraints = user_pair_constraints("blocker", "blocked")
-        indexes = [models.Index(fields=["blocked", "blocker"], name="block_blocked_blocker")]
+        indexes = [
+            models.Index(fields=["blocked", "blocker"], name="block_blocked_blocker"),
+            # "my block list, newest first" (/get_blocks), read backwards
+            models.Index(fields=["blocker", "created_at", "id"], name="block_blocker_added"),
+        ]
 
     def __str__(self):
         return f"{self.blocker} ⊘ {self.blocked}"

@@ -12,11 +12,15 @@ Friends of friends go only through mutual friendships, on both sides (API.md, /r
 one-way add needs no consent, so a list that counted it would show anyone whom the added user
 lists."""
 
+from datetime import MINYEAR
+
 from django.db.models import (
     Case,
     Count,
+    DateField,
     Exists,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -25,10 +29,11 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import IContains
+from django.db.models.lookups import GreaterThan, IContains, LessThanOrEqual
+from django.utils import timezone
 
 from accounts.models import User
-from friends.models import Friendship, InterestTag, SearchField, SearchInterest, UserInterest
+from friends.models import Block, Friendship, InterestTag, SearchField, SearchInterest, UserInterest
 from socialsite.api import page_of
 
 
@@ -44,9 +49,122 @@ def list_entry(owner, femail):
     return friend and Friendship.objects.entry(owner, friend)
 
 
-def search_queryset(viewer, *, femail="", username="", sex="", like="", flike=""):
+def followers(owner):
+    """/get_followers: the entries of the active users who list `owner` and are not blocked
+    either way, newest first (the index on friend, created_at, id read backwards), each with
+    its follower selected and `mutual`: whether `owner` lists them too."""
+    owner_lists_them = Friendship.objects.filter(owner=owner, friend=OuterRef("owner"))
+    return (
+        Friendship.objects.filter(friend=owner, owner__is_active=True)
+        .filter(Block.objects.unblocked_q(owner, "owner"))
+        .annotate(mutual=Exists(owner_lists_them))
+        .select_related("owner")
+        .order_by("-created_at", "-id")
+    )
+
+
+def followers_page(owner, *, start, limit):
+    """A page of /get_followers (with `has_more`): one query."""
+    return page_of(followers(owner), start, limit)
+
+
+def blocks_made(blocker):
+    """/get_blocks: the blocks `blocker` made of users who are still active, newest first (the
+    index on blocker, created_at, id read backwards), the blocked user selected."""
+    return (
+        Block.objects.filter(blocker=blocker, blocked__is_active=True)
+        .select_related("blocked")
+        .order_by("-created_at", "-id")
+    )
+
+
+def blocks_page(blocker, *, start, limit):
+    """A page of /get_blocks (with `has_more`): one query."""
+    return page_of(blocks_made(blocker), start, limit)
+
+
+def years_before(day, years):
+    """The date `years` years before `day` (a 29 February becomes the 28th in a common year),
+    or None when no date is that early."""
+    year = day.year - years
+    if year < MINYEAR:
+        return None
+    try:
+        return day.replace(year=year)
+    except ValueError:  # 29 February, and `year` has none
+        return day.replace(year=year, day=28)
+
+
+class Unindexed(Func):
+    """A column's value in a form that no index serves, so that the planner reads the rows in
+    the order of the answer's index and checks the condition on each (SQLite: a unary +, its
+    documented way; PostgreSQL: COALESCE of the one value)."""
+
+    function = "COALESCE"
+    arity = 1
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, template="+%(expressions)s", **extra_context)
+
+
+def age_between(age1, age2, today, *, indexed=True):
+    """A condition on users: the age they reach by `today` is at least `age1` and at most
+    `age2` (None: no bound, but never under 0), as a range of birthdays (that the birthday
+    index serves, unless not `indexed`). Someone has reached age n when their birthday is on or
+    before the date n years ago: a 29 February birthday counts from 1 March in a common year, as
+    (month, day) compares. A bound further back than the first date means nobody (age1) or no
+    bound (age2); users without a birthday never match."""
+    latest = years_before(today, age1 or 0)
+    if latest is None:
+        return Q(pk__in=[])
+    birthday = F("birthday") if indexed else Unindexed("birthday", output_field=DateField())
+    birthdays = Q(LessThanOrEqual(birthday, latest))
+    earliest_excluded = None if age2 is None else years_before(today, age2 + 1)
+    if earliest_excluded is not None:
+        birthdays &= Q(GreaterThan(birthday, earliest_excluded))
+    return birthdays
+
+
+# How many birthdays of an age range the search reads through the birthday index at most: a
+# range with fewer is read from that index and sorted; a wider one is checked on the users read
+# in the order of the answer, of whom (with at least this share matching) a page takes at most
+# (start + limit + 1) × users ÷ AGE_RANGE_READ. Either way the cost is bounded, whereas sorting
+# every match of a wide range (what SQLite, which keeps no statistics of ranges, would plan)
+# grows with the site.
+AGE_RANGE_READ = 1000
+
+
+def age_condition(age1, age2, today):
+    """age_between, with the birthday index when the range holds fewer than AGE_RANGE_READ
+    birthdays: one index-only query of at most that many entries decides."""
+    in_range = age_between(age1, age2, today)
+    few = User.objects.filter(in_range).values("pk")[:AGE_RANGE_READ].count() < AGE_RANGE_READ
+    return in_range if few else age_between(age1, age2, today, indexed=False)
+
+
+SEARCH_ORDERS = {
+    "": ("date_joined", "id"),
+    "oldest": ("date_joined", "id"),
+    "newest": ("-date_joined", "-id"),
+}
+
+
+def search_queryset(
+    viewer,
+    *,
+    femail="",
+    username="",
+    sex="",
+    like="",
+    flike="",
+    location="",
+    age1=None,
+    age2=None,
+    order="",
+):
     """/get_data: the users `viewer` may find with these filters (AND; empty ones are ignored),
-    oldest account first. Never `viewer`, deactivated users, or users blocked either way."""
+    oldest account first (`order="newest"`: newest first). Never `viewer`, deactivated users,
+    or users blocked either way. Ages are reached by today in TIME_ZONE."""
     users = User.objects.visible_to(viewer).exclude(pk=viewer.pk)
     if femail:
         users = users.filter(email=femail)
@@ -58,7 +176,11 @@ def search_queryset(viewer, *, femail="", username="", sex="", like="", flike=""
         users = users.filter(like__icontains=like)
     if flike:
         users = users.filter(flike__icontains=flike)
-    return users.order_by("date_joined", "id")
+    if location:
+        users = users.filter(location__icontains=location)
+    if age1 is not None or age2 is not None:
+        users = users.filter(age_condition(age1, age2, timezone.localdate()))
+    return users.order_by(*SEARCH_ORDERS[order])
 
 
 def search_page(viewer, filters, *, start, limit):
@@ -126,9 +248,13 @@ def candidate_ids(viewer, viewer_list, viewer_mutuals):
     """Stage one: a bounded set of user ids from four index range scans, one per signal and the
     newest users. Four queries, not one: PostgreSQL cannot turn an OR of IN-subqueries into
     index lookups and would scan every user instead."""
+    # Every source is ordered, so that the pool, and with it the ranking, is the same for every
+    # page of the same data (/recommend's `start`): a LIMIT without an ORDER BY may keep other
+    # rows each time (a plan that changes, PostgreSQL's synchronized scans).
     friends_of_friends = (
         Friendship.objects.mutual()
         .filter(owner__in=viewer_mutuals)
+        .order_by("-friend")
         .values_list("friend", flat=True)[:FRIENDS_OF_FRIENDS]
     )
     # The (tag, user) index gives each tag's users by id, so "among the newest accounts" is a

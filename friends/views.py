@@ -7,7 +7,7 @@ from accounts.serializers import profile_json
 from friends import errors, queries, services
 from friends.forms import SearchForm
 from friends.models import Group
-from friends.serializers import friend_lists_json
+from friends.serializers import blocked_json, follower_json, friend_lists_json
 from socialsite import errors as transport
 from socialsite.api import api, envelope, read_page
 from socialsite.errors import ApiError
@@ -70,6 +70,24 @@ def rm_friend(request, params):
 def get_friends(request, params):
     caller = owner_named_by(request, params, missing=errors.MISSING_OR_UNKNOWN)
     return envelope(6001, "成功", data=friend_lists_json(queries.friend_list(caller), request))
+
+
+@api(("GET",))
+def get_followers(request, params):
+    caller = owner_named_by(request, params, missing=errors.MISSING_OR_UNKNOWN)
+    start, limit = read_page(params)
+    page = queries.followers_page(caller, start=start, limit=limit)
+    data = [follower_json(entry, request) for entry in page.items]
+    return envelope(6001, "成功", data=data, has_more=page.has_more)
+
+
+@api(("GET",))
+def get_blocks(request, params):
+    caller = owner_named_by(request, params, missing=errors.MISSING_OR_UNKNOWN)
+    start, limit = read_page(params)
+    page = queries.blocks_page(caller, start=start, limit=limit)
+    data = [blocked_json(block, request) for block in page.items]
+    return envelope(6001, "成功", data=data, has_more=page.has_more)
 
 
 @api(("GET",))

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "accounts",
     "friends",
     "feed",
+    "chat",
 ]
 
 MIDDLEWARE = [

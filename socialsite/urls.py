@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("friends.urls")),
     path("", include("feed.urls")),
+    path("", include("chat.urls")),
 ]
 
 

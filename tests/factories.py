@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.captcha import _key as captcha_key
 from accounts.models import AuthToken
+from chat.models import Conversation, Message, Participant
 from feed.models import Comment, Post
 from friends.models import Block, Friendship, Group, UserInterest
 from tests import images
@@ -188,3 +189,43 @@ def make_comments(post, author, count, **fields):
         )
         for number in range(count)
     )
+
+
+# Chat
+
+MESSAGE_KEYS = {"id", "sender", "recipient", "msg", "created_at", "client_id", "recalled"}
+
+
+def make_friends(one, other):
+    """A mutual friendship: each lists the other."""
+    befriend(one, other)
+    befriend(other, one)
+
+
+def make_messages(sender, recipient, count, start=None, **fields):
+    """`count` messages from `sender` to `recipient`, one second apart, oldest first, in one
+    INSERT; the conversation and its two sides are made when missing, and the sides' last
+    message is set, as /send_msg keeps them."""
+    user_a, user_b = sorted((sender.pk, recipient.pk))
+    conversation, created = Conversation.objects.get_or_create(user_a_id=user_a, user_b_id=user_b)
+    if created:
+        Participant.objects.bulk_create(
+            [
+                Participant(conversation=conversation, user=sender, peer=recipient),
+                Participant(conversation=conversation, user=recipient, peer=sender),
+            ]
+        )
+    start = start or timezone.now() - timedelta(seconds=count)
+    Message.objects.bulk_create(
+        Message(
+            conversation=conversation,
+            sender=sender,
+            text=f"message {number}",
+            created_at=start + timedelta(seconds=number),
+            **fields,
+        )
+        for number in range(count)
+    )
+    newest = Message.objects.filter(conversation=conversation).order_by("-id").first()
+    Participant.objects.filter(conversation=conversation).update(last_message=newest)
+    return list(Message.objects.filter(conversation=conversation).order_by("-id")[:count])[::-1]

@@ -14,6 +14,7 @@ from django.urls import reverse
 from accounts import extensions
 from accounts import services as accounts_services
 from accounts.models import AuthToken, PasswordResetCode, User
+from chat.models import Conversation, Message, MessageReport, Participant
 from feed.models import Comment, Post, Report
 from friends.models import Block, Friendship, SearchInterest, UserInterest
 from tests.factories import (
@@ -24,6 +25,7 @@ from tests.factories import (
     body,
     interest_tags,
     make_comments,
+    make_messages,
     make_post,
     register,
     with_avatar,
@@ -37,6 +39,11 @@ WRONG_PASSWORD = {"status": 1001, "msg": "密码错误"}
 MISSING = {"status": 1007, "msg": "缺乏必要参数"}
 TOO_MANY = {"status": 9429, "msg": "请求过于频繁"}
 NOT_LOGGED_IN = {"status": 9401, "msg": "请先登录"}
+
+
+def chat(peer, sender=None):
+    """The email and femail of a chat call from `sender` (alice by default) to `peer`."""
+    return {"email": sender.email if sender else ALICE, "femail": peer.email}
 
 
 def delete_account(client, email=ALICE, password=PASSWORD):
@@ -122,6 +129,23 @@ class TestTheWholeAccountGoes:
         for client, target in filed:
             response = client.post("/report", {**target, "reason": "不当内容"})
             assert response.json()["status"] == 7001
+        # conversations with bob (messages both ways, read, one reported by bob) and carol,
+        # and bob's with carol
+        assert (
+            body(alice_api.post("/send_msg", {**chat(bob), "msg": "alice 的私信"}))["status"]
+            == 8001
+        )
+        answer = bob_api.post("/send_msg", {**chat(alice, bob), "msg": "回复"}).json()
+        assert answer["status"] == 8001
+        read = {**chat(bob), "id": answer["data"]["id"]}
+        assert alice_api.post("/read_msgs", read).json()["status"] == 8006
+        make_messages(carol, alice, 2)
+        make_messages(bob, carol, 2)
+        mine = Message.objects.get(text="alice 的私信")
+        response = bob_api.post(
+            "/report", {"email": bob.email, "message": mine.pk, "reason": "不当内容"}
+        )
+        assert response.json()["status"] == 7001
         # a pending password-reset code
         assert alice_api.post("/forget1", {"email": ALICE}).json()["status"] == 1013
         assert PasswordResetCode.objects.filter(user=alice).exists()
@@ -155,6 +179,11 @@ class TestTheWholeAccountGoes:
             ("friends.Block", "blocked"),
             ("friends.UserInterest", "user"),
             ("friends.SearchInterest", "user"),
+            ("chat.Conversation", "user_a"),
+            ("chat.Message", "sender"),
+            ("chat.Participant", "user"),
+            ("chat.Participant", "peer"),
+            ("chat.MessageReport", "sender"),
         ]:
             assert before[table] > 0, table
         avatar = alice.avatar.name
@@ -196,6 +225,17 @@ class TestTheWholeAccountGoes:
         assert default_storage.exists(bob_avatar)
         bob_sees = world["bob_api"].get("/getPost", {"email": bob.email}).json()
         assert [post["id"] for post in bob_sees["data"]] == [bob_post.pk]
+        # her conversations went for both sides; bob's with carol stays
+        assert list(Message.objects.values_list("sender__email", flat=True)) == [bob.email] * 2
+        assert Conversation.objects.count() == 1 and Participant.objects.count() == 2
+        bob_chats = world["bob_api"].get("/get_chats", {"email": bob.email}).json()["data"]
+        assert [chat["peer"]["email"] for chat in bob_chats] == [carol.email]
+        # bob's report of her message stays, without her, with its copy
+        (message_report,) = MessageReport.objects.all()
+        assert (message_report.reporter, message_report.sender) == (bob, None)
+        assert message_report.message is None
+        assert message_report.reported_text == "alice 的私信"
+        assert [line["msg"] for line in message_report.context] == ["alice 的私信", "回复"]
 
         # the reports stay queued: hers without a reporter, those about her with their copy
         filed = Report.objects.filter(reporter__isnull=True).order_by("pk")

@@ -23,6 +23,8 @@ class TestEveryEndpoint:
         "/rm_friend": ("GET", "POST"),
         "/get_friends": ("GET",),
         "/is_friend": ("GET",),
+        "/get_followers": ("GET",),
+        "/get_blocks": ("GET",),
         "/block": ("POST",),
         "/unblock": ("POST",),
         "/get_data": ("GET",),
@@ -61,6 +63,8 @@ class TestEveryEndpoint:
             ("get", "/is_friend", {"femail": "b\x00@example.com"}, 6001),
             ("post", "/block", {"femail": "b\x00@example.com"}, 5002),
             ("get", "/get_friends", {"email": "a\x00@example.com"}, 6000),
+            ("get", "/get_followers", {"email": "a\x00@example.com"}, 6000),
+            ("get", "/get_blocks", {"email": "a\x00@example.com"}, 6000),
             ("get", "/recommend", {"email": "a\x00@example.com"}, 1007),
         ],
     )

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.models import AuthToken
 from friends.models import Friendship, Group
-from tests.factories import make_comments, make_post
+from tests.factories import make_comments, make_messages, make_post
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 # A fixed seed keeps `make test` reproducible; `make fuzz` draws a new one unless FUZZ_SEED is set.
@@ -109,13 +109,17 @@ def fuzz_world(make_user, settings):
     friend = make_user(email="friend@example.com", username="friend", like="篮球")
     stranger = make_user(email="stranger@example.com", like="音乐")
     Friendship.objects.create(owner=caller, friend=friend, group=Group.SPECIAL)
+    Friendship.objects.create(owner=friend, friend=caller, group=Group.GOOD)  # they can chat
     posts = [make_post(friend, time=1_700_000_000), make_post(caller, time=1_700_000_100)]
     make_comments(posts[0], caller, 3)
+    received = make_messages(friend, caller, 3)
+    sent = make_messages(caller, friend, 2, client_id=None)
     REAL_VALUES.update(
         email=[caller.email, caller.email.upper(), friend.email],  # the last one: 9403
         femail=[friend.email, stranger.email],
-        id=[str(post.pk) for post in posts],
+        id=[str(post.pk) for post in posts] + [str(message.pk) for message in sent + received],
         post=[str(post.pk) for post in posts],
+        message=[str(message.pk) for message in received],
         time=[str(post.time) for post in posts],
     )
     # Like Django's test client: keep the test's connection (and its transaction) open across

@@ -24,6 +24,9 @@ MODERATOR_PERMISSIONS = {
     "feed.change_report",
     "friends.view_friendship",
     "friends.view_block",
+    "chat.view_messagereport",
+    "chat.change_messagereport",
+    "chat.change_message",
 }
 
 

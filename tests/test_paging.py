@@ -4,7 +4,7 @@
 import pytest
 
 from socialsite import openapi
-from tests.factories import befriend, body, make_comments, make_post
+from tests.factories import befriend, block, body, make_comments, make_messages, make_post
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +33,9 @@ LISTS = {
     "/get_friend_post": ({"email": "alice@example.com"}, 2),
     "/get_data": ({"email": "alice@example.com"}, 4),
     "/recommend": ({"email": "alice@example.com"}, 2),
+    "/get_followers": ({"email": "alice@example.com"}, 2),
+    "/get_blocks": ({"email": "alice@example.com"}, 2),
+    "/get_chats": ({"email": "alice@example.com"}, 2),
 }
 
 
@@ -42,15 +45,20 @@ def test_every_paged_list_is_tried():
 
 @pytest.fixture
 def world(user, bob, carol, make_user):
-    """alice lists bob and carol, who post (bob's post has 3 comments); dan and erin she does not
-    list."""
+    """alice lists bob and carol, who post (bob's post has 3 comments) and list her too; dan and
+    erin she does not list; fay and gus she blocked. bob and carol have each sent her a message."""
     make_user(email="dan@example.com")
     make_user(email="erin@example.com")
     for friend in (bob, carol):
         befriend(user, friend)
+        befriend(friend, user)
+    for blocked in ("fay@example.com", "gus@example.com"):
+        block(user, make_user(email=blocked))
     post = make_post(bob, time=2)
     make_post(carol, time=1)
     make_comments(post, carol, 3)
+    for friend in (bob, carol):
+        make_messages(friend, user, 1)
     return post
 
 

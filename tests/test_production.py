@@ -101,6 +101,9 @@ def test_without_replicas_everything_reads_from_the_primary(api, timeline_post):
     [
         ("get", "/get_info", {"email": ALICE}, 6001),  # one's own profile, perhaps just edited
         ("get", "/get_friends", {"email": ALICE}, 6001),
+        # one's own lists, perhaps just changed (a /block, then the block list)
+        ("get", "/get_followers", {"email": ALICE}, 6001),
+        ("get", "/get_blocks", {"email": ALICE}, 6001),
         ("get", "/is_friend", {"email": ALICE, "femail": BOB}, 6001),
         ("post", "/putPost", {"email": ALICE, "message": "hi", "time": "1"}, 3001),
         ("post", "/comment", {"email": ALICE, "id": "{post}", "comment": "hi"}, 3007),

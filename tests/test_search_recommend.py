@@ -1,6 +1,7 @@
 """User search (/get_data), recommendations (/recommend) and the interest tags behind them."""
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.db import connection
@@ -8,7 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from accounts.models import User
-from friends import services
+from friends import queries, services
 from friends.interests import split_interests
 from friends.models import InterestTag, SearchInterest, UserInterest
 from tests.factories import (
@@ -212,6 +213,202 @@ class TestGetData:
             assert len(emails(self.search(api, like="篮球", limit=100))) == count
 
 
+def years_ago(today, years, days=0):
+    """The date `years` years before `today` (28 February for a 29th in a common year), `days`
+    days later."""
+    try:
+        day = today.replace(year=today.year - years)
+    except ValueError:
+        day = today.replace(year=today.year - years, day=28)
+    return day + timedelta(days=days)
+
+
+class TestGetDataByPlaceAgeAndOrder:
+    """/get_data's `location`, `age1` / `age2` and `order`."""
+
+    def search(self, api, **filters):
+        return api.get(
+            "/get_data", {"email": "alice@example.com", "start": 0, "limit": 100, **filters}
+        )
+
+    @pytest.fixture
+    def ages(self, make_user, user):
+        """Users whose ages today (in TIME_ZONE) are 17 (18 tomorrow), 18 (since today), 25,
+        30 (31 tomorrow) and 61, one without a birthday; oldest account first in that order."""
+        today = timezone.localdate()
+        people = {
+            "a17": years_ago(today, 18, days=1),
+            "a18": years_ago(today, 18),
+            "a25": years_ago(today, 25, days=-100),
+            "a30": years_ago(today, 31, days=1),
+            "a61": years_ago(today, 61, days=-1),
+            "none": None,
+        }
+        for days, (name, birthday) in enumerate(reversed(people.items()), start=1):
+            joined(make_user(email=f"{name}@example.com", birthday=birthday), days)
+        return people
+
+    @pytest.mark.parametrize(
+        ("filters", "expected"),
+        [
+            ({"age1": 18}, ["a18", "a25", "a30", "a61"]),  # a birthday today counts
+            ({"age2": 17}, ["a17"]),
+            ({"age1": 18, "age2": 30}, ["a18", "a25", "a30"]),
+            ({"age1": 25, "age2": 25}, ["a25"]),
+            ({"age1": 31, "age2": 60}, []),
+            ({"age1": 0}, ["a17", "a18", "a25", "a30", "a61"]),  # never those without one
+            ({"age1": 0, "age2": 0}, []),
+            ({"age1": "030", "age2": " 61 "}, ["a30", "a61"]),
+            ({"age2": "30", "sex": "女"}, []),
+        ],
+    )
+    def test_ages_reached_by_today(self, api, ages, filters, expected):
+        assert emails(self.search(api, **filters)) == [f"{name}@example.com" for name in expected]
+
+    @pytest.mark.parametrize(
+        ("filters", "expected"),
+        [
+            ({"age1": 100000}, []),
+            ({"age1": 10**30}, []),
+            ({"age2": 100000}, ["a17", "a18", "a25", "a30", "a61"]),
+            ({"age2": 10**30}, ["a17", "a18", "a25", "a30", "a61"]),
+            ({"age1": 61, "age2": 10**30}, ["a61"]),
+        ],
+    )
+    def test_an_age_beyond_the_calendar_matches_nobody_or_sets_no_bound(
+        self, api, ages, filters, expected
+    ):
+        assert emails(self.search(api, **filters)) == [f"{name}@example.com" for name in expected]
+
+    def test_the_oldest_representable_birthdays(self, api, make_user):
+        today = timezone.localdate()
+        oldest = make_user(email="old@example.com", birthday=date(1, 1, 1))
+        age = today.year - 1  # reached on 1 January
+        assert emails(self.search(api, age1=age)) == [oldest.email]
+        assert emails(self.search(api, age1=age + 1)) == []
+        assert emails(self.search(api, age2=age)) == [oldest.email]
+        assert emails(self.search(api, age2=age - 1)) == []
+
+    @pytest.mark.parametrize(
+        ("today", "birthday", "age"),
+        [
+            (date(2025, 2, 28), date(2004, 2, 29), 20),  # a common year: not yet on the 28th
+            (date(2025, 3, 1), date(2004, 2, 29), 21),  # but on 1 March
+            (date(2024, 2, 29), date(2004, 2, 29), 20),  # a leap year: on the day itself
+            (date(2024, 2, 28), date(2004, 2, 29), 19),
+            (date(2024, 2, 29), date(2003, 2, 28), 21),  # 29 February today, a common year back
+            (date(2024, 2, 29), date(2003, 3, 1), 20),
+            (date(2025, 6, 15), date(2000, 6, 15), 25),
+            (date(2025, 6, 15), date(2000, 6, 16), 24),
+            (date(2025, 1, 1), date(2024, 12, 31), 0),
+        ],
+    )
+    def test_29_february_and_other_birthdays(
+        self, api, monkeypatch, make_user, today, birthday, age
+    ):
+        person = make_user(email="p@example.com", birthday=birthday)
+        monkeypatch.setattr(timezone, "localdate", lambda: today)
+        for filters, found in [
+            ({"age1": age, "age2": age}, True),
+            ({"age1": age + 1}, False),
+            ({"age2": age - 1} if age else {"age1": age + 1}, False),
+            ({"age1": max(age - 1, 0), "age2": age}, True),
+        ]:
+            assert emails(self.search(api, **filters)) == ([person.email] if found else []), filters
+
+    @pytest.mark.parametrize("read", [1, 2, 3, 100])
+    def test_a_wide_range_finds_what_a_narrow_one_does(self, api, ages, monkeypatch, read):
+        """Up to queries.AGE_RANGE_READ birthdays the range is read from the birthday index,
+        beyond it checked on the users in the answer's order: the same users either way."""
+        monkeypatch.setattr(queries, "AGE_RANGE_READ", read)
+        for filters, expected in [
+            ({"age1": 18}, ["a18", "a25", "a30", "a61"]),
+            ({"age1": 18, "age2": 30, "order": "newest"}, ["a30", "a25", "a18"]),
+            ({"age2": 17}, ["a17"]),
+            ({"age1": 0, "start": 1, "limit": 3}, ["a18", "a25", "a30"]),
+        ]:
+            found = emails(self.search(api, **filters))
+            assert found == [f"{name}@example.com" for name in expected], filters
+
+    def test_today_is_the_date_in_time_zone(self, api, settings, make_user):
+        """Somewhere it is already (or still) another day than in UTC: the age is the one
+        reached by the date there."""
+        utc_today = datetime.now(dt_timezone.utc).date()
+        for zone in ("Pacific/Kiritimati", "Etc/GMT+12"):  # UTC+14, UTC−12
+            settings.TIME_ZONE = zone
+            if timezone.localdate() != utc_today:
+                break
+        local_today = timezone.localdate()
+        assert local_today != utc_today
+        person = make_user(
+            email="p@example.com", birthday=years_ago(max(local_today, utc_today), 30)
+        )
+        # Ahead of UTC, they are 30 there already; behind it, still 29.
+        reached = 30 if local_today > utc_today else 29
+        assert emails(self.search(api, age1=reached, age2=reached)) == [person.email]
+        assert emails(self.search(api, age1=59 - reached, age2=59 - reached)) == []
+
+    @pytest.mark.parametrize(
+        ("params", "field"),
+        [
+            ({"age1": "-1"}, "age1"),
+            ({"age1": "abc"}, "age1"),
+            ({"age2": "-1"}, "age2"),
+            ({"age2": "2.5"}, "age2"),
+            ({"age2": "1e3"}, "age2"),
+            ({"age1": "30", "age2": "20"}, "age2"),
+            ({"order": "random"}, "order"),
+            ({"order": "NEWEST"}, "order"),
+            ({"location": "x" * 101}, "location"),
+        ],
+    )
+    def test_malformed_values_are_9400(self, api, user, params, field):
+        data = body(self.search(api, **params), 400)
+        assert (data["status"], data["msg"]) == (9400, "参数格式错误")
+        assert list(data["errors"]) == [field]
+
+    def test_location_is_a_case_insensitive_substring(self, api, make_user):
+        for days, location in enumerate(["Beijing 朝阳", "北京", "南京", "上海", ""], start=1):
+            joined(make_user(email=f"{days}@example.com", location=location), 10 - days)
+        assert emails(self.search(api, location="BEIJING")) == ["1@example.com"]
+        assert emails(self.search(api, location="京")) == ["2@example.com", "3@example.com"]
+        assert emails(self.search(api, location="北京", age1=0)) == []  # no birthday
+        assert emails(self.search(api, location="上海", sex="男")) == []
+
+    def test_order_newest_first(self, api, make_user):
+        people = [joined(make_user(email=f"{n}@example.com"), 10 - n).email for n in range(4)]
+        same = timezone.now() - timedelta(days=20)
+        twins = [make_user(email=f"twin{n}@example.com") for n in range(2)]
+        User.objects.filter(pk__in=[twin.pk for twin in twins]).update(date_joined=same)
+        oldest_first = [twin.email for twin in twins] + people
+        assert emails(self.search(api)) == oldest_first
+        assert emails(self.search(api, order="oldest")) == oldest_first
+        assert emails(self.search(api, order="newest")) == oldest_first[::-1]
+        pages = [emails(self.search(api, order="newest", start=n, limit=2)) for n in (0, 2, 4)]
+        assert sum(pages, []) == oldest_first[::-1]
+        assert body(self.search(api, order="newest", start=0, limit=5))["has_more"] == 1
+
+    def test_blocked_and_deactivated_stay_hidden_with_the_new_filters(self, api, user, ages):
+        services.block(user, User.objects.get(email="a25@example.com"))
+        User.objects.filter(email="a30@example.com").update(is_active=False)
+        found = emails(self.search(api, age1=18, age2=30, order="newest", location=""))
+        assert found == ["a18@example.com"]
+
+    @pytest.mark.parametrize("count", [1, 500])
+    def test_query_count_does_not_grow(self, api, user, count, django_assert_max_num_queries):
+        birthday = years_ago(timezone.localdate(), 30)
+        User.objects.bulk_create(
+            User(email=f"bulk{n}@example.com", location="北京朝阳", birthday=birthday)
+            for n in range(count)
+        )
+        filters = {"location": "北京", "age1": 20, "age2": 40, "order": "newest"}
+        # token lookup, token last-used update, how many birthdays the range holds (at most
+        # queries.AGE_RANGE_READ), the search (nothing to remember)
+        with django_assert_max_num_queries(4):
+            found = emails(self.search(api, **filters))
+        assert len(found) == min(count, 100)
+
+
 class TestRecommend:
     def recommend(self, api, **params):
         response = api.get("/recommend", {"email": "alice@example.com", **params})
@@ -361,6 +558,56 @@ class TestRecommend:
         # only bob is a mutual friend of alice's, so each counts one, not two; fay and gil none
         assert ranked[carol.email] == ranked[dave.email] == (1, ["1 位共同好友"])
         assert ranked[fay.email] == ranked[gil.email] == (0, [])
+
+    def page_through(self, api, limit):
+        """Every recommendation, read `limit` at a time with `start` until `has_more` is 0."""
+        found, start = [], 0
+        while True:
+            answer = body(
+                api.get(
+                    "/recommend", {"email": "alice@example.com", "start": start, "limit": limit}
+                )
+            )
+            found += [(p["email"], p["score"]) for p in answer["data"]]
+            if not answer["has_more"]:
+                return found
+            start += limit
+
+    def test_pages_continue_each_other_exactly_ties_included(self, api, user, make_user):
+        """Scores and join times shared by many: page after page is the one-call list, nothing
+        skipped, nothing twice."""
+        user.like = "篮球 音乐"
+        user.save()
+        same = timezone.now() - timedelta(days=3)
+        people = [
+            make_user(email=f"p{n}@example.com", like=["篮球", "音乐", "篮球 音乐", ""][n % 4])
+            for n in range(40)
+        ]
+        User.objects.filter(pk__in=[person.pk for person in people[::2]]).update(date_joined=same)
+        everyone = [(p["email"], p["score"]) for p in self.recommend(api, limit=100)]
+        assert len(everyone) == 40
+        assert [score for _, score in everyone] == sorted((s for _, s in everyone), reverse=True)
+        for limit in (1, 3, 7):
+            assert self.page_through(api, limit) == everyone
+        assert body(api.get("/recommend", {"email": user.email, "start": 40}))["data"] == []
+
+    def test_the_friends_of_friends_kept_are_the_same_on_every_page(
+        self, api, user, bob, make_user, monkeypatch
+    ):
+        """More friends of friends than the pool takes: the pool keeps the newest accounts among
+        them, in SQL order, so that the second page ranks the same pool as the first."""
+        monkeypatch.setattr(queries, "FRIENDS_OF_FRIENDS", 5)
+        monkeypatch.setattr(queries, "NEWEST_USERS", 0)  # only friends of friends in the pool
+        for owner, friend in ((user, bob), (bob, user)):
+            services.set_friend(owner, friend, "1")
+        second_degree = [make_user(email=f"f{n}@example.com") for n in range(12)]
+        for person in second_degree:
+            services.set_friend(bob, person, "2")
+            services.set_friend(person, bob, "2")
+        newest = [person.email for person in reversed(second_degree)][:5]
+        assert [p["email"] for p in self.recommend(api)] == newest
+        assert [email for email, _ in self.page_through(api, 2)] == newest
+        assert {p["score"] for p in self.recommend(api)} == {1}
 
     @staticmethod
     def add(owner, friend):

@@ -12,10 +12,12 @@ from django.utils import timezone
 
 from accounts.forms import PROFILE_FIELDS
 from accounts.models import User
-from feed.demo import DEMO_EMAIL, DEMO_PASSWORD
+from chat.models import Message
+from feed.demo import DEMO_CITIES, DEMO_EMAIL, DEMO_PASSWORD
 from feed.management.commands.seed_demo import DRAWN_AVATARS, FRIEND_DIRECTIONS, INTERESTS
 from feed.models import Comment, Post
 from friends.models import Friendship, Group
+from tests.factories import ApiClient
 
 pytestmark = pytest.mark.django_db
 
@@ -41,16 +43,22 @@ def snapshot():
         ),
         sorted(Post.objects.values_list("author__email", "msg", "time")),
         sorted(Comment.objects.values_list("post__time", "author__email", "text")),
+        sorted(Message.objects.values_list("sender__email", "text")),
     )
 
 
 def test_counts_and_the_demo_login(anon):
     output = seed()
     assert User.objects.count() == 30
-    assert Friendship.objects.count() == 90
+    # 3 listed by each user, and the entries by which the demo user's 3 chat peers list them
+    # back where they did not already
+    added = Friendship.objects.count() - 90
+    assert 0 <= added <= 3
     assert Post.objects.count() == 60
     assert Comment.objects.count() == 60
-    assert "Made 30 users, 90 friendships, 60 posts and 60 comments" in output
+    assert Message.objects.count() == 3 * 12
+    made = f"Made 30 users, {90 + added} friendships, 60 posts, 60 comments and 36 messages"
+    assert made in output
     assert f"{DEMO_EMAIL} / {DEMO_PASSWORD}" in output
     body = anon.post("/login", {"email": DEMO_EMAIL, "pass": DEMO_PASSWORD}).json()
     assert body["status"] == 1002
@@ -58,11 +66,37 @@ def test_counts_and_the_demo_login(anon):
     assert not Friendship.objects.filter(owner=F("friend")).exists()
 
 
+def test_the_demo_user_has_conversations_with_mutual_friends(client):
+    seed(users=60, friends=8)
+    signed_in = client.post("/login", {"email": DEMO_EMAIL, "pass": DEMO_PASSWORD}).json()
+    api = ApiClient(signed_in["data"]["token"])
+    chats = api.get("/get_chats", {"email": DEMO_EMAIL}).json()
+    assert chats["status"] == 8005
+    assert [chat["unread"] for chat in chats["data"]] == [3] * 5
+    demo = User.objects.get(email=DEMO_EMAIL)
+    for chat in chats["data"]:
+        peer = User.objects.get(email=chat["peer"]["email"])
+        assert Friendship.objects.entry(demo, peer).mutual
+        page = api.get("/get_msgs", {"email": DEMO_EMAIL, "femail": peer.email}).json()
+        assert len(page["data"]) == 12
+        assert page["data"][-1] == chat["last"]
+        senders = {message["sender"] for message in page["data"]}
+        assert senders == {DEMO_EMAIL, peer.email}
+        # the demo user can answer
+        answer = api.post("/send_msg", {"email": DEMO_EMAIL, "femail": peer.email, "msg": "hi"})
+        assert answer.json()["status"] == 8001
+
+
 def test_the_defaults_are_what_make_run_seeds_into_an_empty_database():
     output = io.StringIO()
     call_command("seed_demo", if_empty=True, stdout=output)
-    assert "Made 200 users, 2000 friendships, 1000 posts and 2000 comments" in output.getvalue()
-    assert re.search(r"comments in \d+\.\d s\.", output.getvalue())
+    # 10 friends each, and the demo user's 5 chat peers list the demo user back where they did
+    # not already (which ones did depends on the seeded draw)
+    friendships = Friendship.objects.count()
+    assert 2000 <= friendships <= 2005
+    made = f"Made 200 users, {friendships} friendships, 1000 posts, 2000 comments and 60 messages"
+    assert made in output.getvalue()
+    assert re.search(r"messages in \d+\.\d s\.", output.getvalue())
 
 
 def test_data_is_realistic():
@@ -76,6 +110,7 @@ def test_data_is_realistic():
         assert set(user.like.split("，")) <= set(INTERESTS)
         assert user.flike in FRIEND_DIRECTIONS
     assert set(Friendship.objects.values_list("group", flat=True)) == set(Group.values)
+    assert set(User.objects.values_list("location", flat=True)) <= set(DEMO_CITIES)
     now_ms = timezone.now().timestamp() * 1000
     oldest_ms = (timezone.now() - timedelta(days=91)).timestamp() * 1000
     times = list(Post.objects.values_list("time", flat=True))
@@ -166,3 +201,34 @@ def test_the_larger_sqlite_page_cache_is_for_the_load_only():
     usual = page_cache()
     seed()
     assert page_cache() == usual
+
+
+def age_today(birthday):
+    today = timezone.localdate()
+    return today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))
+
+
+def test_cities_and_ages_that_the_search_finds(anon):
+    """Demo users live in many cities and are 18 to 60 today, spread evenly, so that /get_data's
+    `location` and `age1` / `age2` find people in the demo data."""
+    seed(users=200, friends=2, posts=0, comments=0)
+    users = User.objects.exclude(email=DEMO_EMAIL)
+    assert len(set(users.values_list("location", flat=True))) >= 30
+    ages = [age_today(birthday) for birthday in users.values_list("birthday", flat=True)]
+    assert 18 <= min(ages) <= 20 and 58 <= max(ages) <= 60
+    assert len(set(ages)) >= 30
+    login = anon.post("/login", {"email": DEMO_EMAIL, "pass": DEMO_PASSWORD}).json()
+    api = ApiClient(login["data"]["token"])
+    search = {"email": DEMO_EMAIL, "start": 0, "limit": 100}
+
+    def found(**filters):
+        answer = api.get("/get_data", {**search, **filters}).json()
+        assert answer["status"] == 1008, answer
+        return [profile["email"] for profile in answer["data"]]
+
+    city = users.order_by("pk").first().location
+    living_there = set(users.filter(location__contains=city).values_list("email", flat=True))
+    assert living_there and set(found(location=city)) == living_there
+    in_their_thirties = {user.email for user in users if 30 <= age_today(user.birthday) <= 39}
+    assert in_their_thirties and set(found(age1=30, age2=39)) == in_their_thirties
+    assert found(order="newest")[0] == users.order_by("-date_joined", "-id").first().email

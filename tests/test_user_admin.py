@@ -595,8 +595,9 @@ class TestTheFriendshipsOnTheUserPage:
         for _ in range(friend_count):
             services.set_friend(user, make_user(), "1")
         # session, staff user, the user, permissions, groups, the list with both users of each
-        # row; then Django's autocomplete widget reads each row's selected friend (one query
-        # per row: the widget's own lookup, which no queryset can prefetch).
+        # row, the block list, the followers count; then Django's autocomplete widget reads
+        # each row's selected friend (one query per row: the widget's own lookup, which no
+        # queryset can prefetch).
         with django_assert_max_num_queries(11 + friend_count):
             response = superuser_client.get(f"/admin/accounts/user/{user.pk}/change/")
         assert len(response.context["inline_admin_formsets"][0].formset.forms) == friend_count

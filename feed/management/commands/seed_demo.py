@@ -16,6 +16,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 from faker import Faker
 from PIL import Image, ImageDraw
 from tqdm import tqdm
@@ -23,10 +24,12 @@ from tqdm import tqdm
 from accounts import avatars
 from accounts.models import Sex, User
 from accounts.services import delete_users
-from feed.demo import DEMO_DOMAIN, DEMO_EMAIL, DEMO_PASSWORD, DEMO_USERS
+from chat.models import Conversation, Message, Participant
+from feed.demo import DEMO_AGES, DEMO_CITIES, DEMO_DOMAIN, DEMO_EMAIL, DEMO_PASSWORD, DEMO_USERS
 from feed.models import Comment, Post
 from friends.interests import split_interests
 from friends.models import Friendship, Group, InterestTag, UserInterest
+from friends.queries import years_before
 
 INTERESTS = [
     "篮球",
@@ -125,6 +128,25 @@ COMMENT_TEXTS = [
     "求推荐",
     "厉害了",
 ]
+CHAT_TEXTS = [
+    "在吗？",
+    "周末有空吗",
+    "好呀",
+    "哈哈哈",
+    "你也喜欢这个？",
+    "下次一起去",
+    "刚看到你的动态",
+    "推荐一家店给你",
+    "晚安",
+    "早上好！",
+    "收到",
+    "几点见？",
+]
+# The demo user's conversations: with this many of their friends, who list them back (mutual
+# friends, whom the chat allows), this many messages each, the last few unread.
+DEMO_CHATS = 5
+MESSAGES_PER_CHAT = 12
+UNREAD_PER_CHAT = 3
 POOL_SIZE = 2000
 DRAWN_AVATARS = 8
 TIME_SPREAD = timedelta(days=90)
@@ -175,8 +197,8 @@ class Command(BaseCommand):
         elapsed = time.perf_counter() - started
         self.stdout.write(
             self.style.SUCCESS(
-                "Made {users} users, {friendships} friendships, {posts} posts and "
-                "{comments} comments".format(**counts)
+                "Made {users} users, {friendships} friendships, {posts} posts, "
+                "{comments} comments and {messages} messages".format(**counts)
                 + f" in {elapsed:.1f} s."
             )
         )
@@ -194,7 +216,7 @@ class Command(BaseCommand):
             progress.update(count)
         progress.close()
         seeder.draw_avatars(ids[:DRAWN_AVATARS])
-        counts = {"users": len(ids), "friendships": 0, "posts": 0, "comments": 0}
+        counts = {"users": len(ids), "friendships": 0, "posts": 0, "comments": 0, "messages": 0}
         progress = tqdm(
             total=len(ids), unit="user", disable=not self.stdout.isatty(), desc="content"
         )
@@ -205,6 +227,10 @@ class Command(BaseCommand):
                 counts[name] += number
             progress.update(min(batch_size, len(ids) - offset))
         progress.close()
+        with transaction.atomic():
+            made = seeder.make_demo_chats(ids[0])
+        for name, number in made.items():
+            counts[name] += number
         return counts
 
 
@@ -239,6 +265,15 @@ def insert_rows(model, fields, rows):
         cursor.executemany(
             f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})", rows
         )
+
+
+def birthdays_of_ages(youngest, oldest, today):
+    """Every birthday of someone whose age reached by `today` is from `youngest` to `oldest`
+    (the ages /get_data's age1 / age2 compute), from the earliest to the latest: a choice among
+    them spreads users evenly over those ages."""
+    first = years_before(today, oldest + 1) + timedelta(days=1)
+    last = years_before(today, youngest)
+    return [first + timedelta(days=days) for days in range((last - first).days + 1)]
 
 
 def demo_users():
@@ -278,13 +313,11 @@ class Seeder:
         )
         self.names = [fake.name() for _ in range(POOL_SIZE)]
         self.usernames = [fake.user_name() for _ in range(POOL_SIZE)]
-        self.cities = [fake.city() for _ in range(200)]
+        self.cities = DEMO_CITIES
         self.introductions = [fake.sentence(nb_words=10) for _ in range(POOL_SIZE)]
         self.sentences = [fake.sentence(nb_words=12) for _ in range(POOL_SIZE)]
         self.post_texts = [self._post_text() for _ in range(POOL_SIZE)]
-        self.birthdays = [
-            fake.date_of_birth(minimum_age=18, maximum_age=45) for _ in range(POOL_SIZE)
-        ]
+        self.birthdays = birthdays_of_ages(*DEMO_AGES, timezone.localdate())
 
     def _post_text(self):
         template = self.rng.choice(POST_TEMPLATES)
@@ -371,6 +404,68 @@ class Seeder:
             "posts": len(posts),
             "comments": len(comments),
         }
+
+    def make_demo_chats(self, demo_id):
+        """The demo user's conversations with their first DEMO_CHATS friends, made mutual
+        friends (the reverse entry added where missing): MESSAGES_PER_CHAT messages each, both
+        ways, a minute apart in the last hours, the peer's last UNREAD_PER_CHAT unread."""
+        rng = self.rng
+        peers = list(
+            Friendship.objects.filter(owner=demo_id)
+            .order_by("friend")
+            .values_list("friend", flat=True)[:DEMO_CHATS]
+        )
+        listing_back = set(
+            Friendship.objects.filter(owner__in=peers, friend=demo_id).values_list(
+                "owner", flat=True
+            )
+        )
+        added = [
+            (peer, demo_id, Group.GOOD, self._db_moment(self._moment()))
+            for peer in peers
+            if peer not in listing_back
+        ]
+        insert_rows(Friendship, ("owner", "friend", "group", "created_at"), added)
+        messages = 0
+        now = datetime.now(dt_timezone.utc)
+        for number, peer in enumerate(peers):
+            conversation = Conversation.objects.create(
+                user_a_id=min(demo_id, peer), user_b_id=max(demo_id, peer)
+            )
+            start = now - timedelta(hours=number + 1)
+            senders = [demo_id if turn % 2 else peer for turn in range(MESSAGES_PER_CHAT)]
+            senders[-UNREAD_PER_CHAT:] = [peer] * UNREAD_PER_CHAT
+            Message.objects.bulk_create(
+                Message(
+                    conversation=conversation,
+                    sender_id=sender,
+                    text=rng.choice(CHAT_TEXTS),
+                    created_at=start + timedelta(minutes=turn),
+                )
+                for turn, sender in enumerate(senders)
+            )
+            made = list(Message.objects.filter(conversation=conversation).order_by("id"))
+            read_up_to = made[-UNREAD_PER_CHAT - 1].pk
+            Participant.objects.bulk_create(
+                [
+                    Participant(
+                        conversation=conversation,
+                        user_id=demo_id,
+                        peer_id=peer,
+                        read_id=read_up_to,
+                        last_message=made[-1],
+                    ),
+                    Participant(
+                        conversation=conversation,
+                        user_id=peer,
+                        peer_id=demo_id,
+                        read_id=made[-1].pk,
+                        last_message=made[-1],
+                    ),
+                ]
+            )
+            messages += len(made)
+        return {"friendships": len(added), "messages": messages}
 
     def draw_avatars(self, user_ids):
         """A few users (the demo account first) get an avatar drawn with Pillow, stored

@@ -1,0 +1,159 @@
+"""Every read of the chat endpoints (docs/ARCHITECTURE.md): the look-ups that decide a code
+(8002, 8004, 8008) and the two lists, each a fixed number of queries whatever the number of
+conversations and messages: /get_chats one range of chat_participant_user_last, /get_msgs one
+range of chat_message_conversation_id."""
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+
+from accounts.models import User
+from chat import errors
+from chat.forms import parse_id
+from chat.models import Message, Participant
+from friends.models import Block, Friendship
+from socialsite.api import Page
+from socialsite.errors import ApiError
+
+# What message_json reads: loading only these keeps a page cheap.
+MESSAGE_FIELDS = ("id", "sender_id", "text", "created_at", "client_id", "recalled_at")
+
+
+def peer_named_by(email):
+    """The active user with `email`: the other party of a conversation; 8002 otherwise."""
+    peer = User.objects.active().with_email(email).first()
+    if peer is None:
+        raise ApiError(errors.NO_SUCH_PEER)
+    return peer
+
+
+def refuse_when_blocked(one, other):
+    """8004 when either of the two users blocked the other."""
+    if Block.objects.between(one, other).exists():
+        raise ApiError(errors.BLOCKED)
+
+
+def are_mutual_friends(one, other):
+    entry = Friendship.objects.entry(one, other)
+    return entry is not None and entry.mutual
+
+
+def stored_by_client_id(sender, client_id):
+    """(message, recipient) of the message `sender` stored with `client_id`, or None: the answer
+    to a retried send."""
+    if not client_id or len(client_id) > Message._meta.get_field("client_id").max_length:
+        return None
+    message = (
+        Message.objects.filter(sender=sender, client_id=client_id)
+        .select_related("conversation__user_a", "conversation__user_b")
+        .first()
+    )
+    if message is None:
+        return None
+    conversation = message.conversation
+    recipient = conversation.user_b if conversation.user_a_id == sender.pk else conversation.user_a
+    return message, recipient
+
+
+def side_of(user, peer):
+    """`user`'s Participant row in the conversation with `peer`, or None (no message yet)."""
+    return Participant.objects.filter(user=user, peer=peer).first()
+
+
+def message_page(viewer, peer, *, before_id=None, after_id=None, limit=20):
+    """/get_msgs: (page, peer_read_id). The page holds the visible messages of the conversation
+    of `viewer` and `peer`, oldest first: the newest `limit` (below `before_id` when given), or,
+    with `after_id`, the oldest `limit` above it; `has_more` says whether more remain in the
+    direction read. `peer_read_id`: the newest of `viewer`'s messages `peer` has read, or None.
+    8004 when they block each other. Three queries: the block, the peer's side, the page."""
+    refuse_when_blocked(viewer, peer)
+    peers_side = side_of(peer, viewer)
+    if peers_side is None:
+        return Page([], 0), None
+    messages = Message.objects.visible().filter(conversation=peers_side.conversation_id)
+    messages = messages.only(*MESSAGE_FIELDS)
+    if after_id is not None:
+        found = list(messages.filter(id__gt=after_id).order_by("id")[: limit + 1])
+        items = found[:limit]
+    else:
+        if before_id is not None:
+            messages = messages.filter(id__lt=before_id)
+        found = list(messages.order_by("-id")[: limit + 1])
+        items = found[:limit][::-1]
+    return Page(items, int(len(found) > limit)), peers_side.read_id or None
+
+
+def unread_count():
+    """The number of visible messages from the peer above the participant's `read_id` (a range
+    of chat_message_sender_unread), as an annotation of a Participant queryset."""
+    unread = (
+        Message.objects.visible()
+        .filter(
+            conversation=OuterRef("conversation"),
+            sender=OuterRef("peer"),
+            id__gt=OuterRef("read_id"),
+        )
+        .order_by()
+        .values("conversation")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    return Coalesce(Subquery(unread, output_field=IntegerField()), 0)
+
+
+def chat_page(viewer, start=0, limit=20):
+    """/get_chats: a page (with `has_more`) of `viewer`'s conversations that have a visible
+    message, by their last message, newest first, each a Participant with `peer` and
+    `last_message` selected and `unread` annotated. Conversations with a deactivated peer, or
+    one blocked either way, are left out. One query."""
+    active_peer = User.objects.filter(pk=OuterRef("peer"), is_active=True)
+    sides = (
+        Participant.objects.filter(user=viewer, last_message__isnull=False)
+        .filter(Exists(active_peer) & Block.objects.unblocked_q(viewer, "peer"))
+        .select_related("peer", "last_message")
+        .annotate(unread=unread_count())
+        .order_by("-last_message")
+    )
+    found = list(sides[start : start + limit + 1])
+    for side in found:
+        side.user = viewer
+    return Page(found[:limit], int(len(found) > limit))
+
+
+def own_message(sender, raw_id):
+    """/recall_msg: the visible message of `sender` with id `raw_id` (services.recall_message
+    locks it); 8008 when there is none (a hidden one has left every answer)."""
+    message_id = parse_id(raw_id)
+    message = None
+    if message_id is not None:
+        message = Message.objects.visible().filter(pk=message_id, sender=sender).first()
+    if message is None:
+        raise ApiError(errors.CANNOT_RECALL)
+    return message
+
+
+def received_message(recipient, raw_id):
+    """/report's `message`: the visible message with id `raw_id` that `recipient` received (a
+    block between the two does not matter: victims block first), or None."""
+    message_id = parse_id(raw_id)
+    if message_id is None:
+        return None
+    in_conversation_of_recipient = Q(conversation__user_a=recipient) | Q(
+        conversation__user_b=recipient
+    )
+    return (
+        Message.objects.visible()
+        .filter(in_conversation_of_recipient, pk=message_id)
+        .exclude(sender=recipient)
+        .select_related("sender")
+        .first()
+    )
+
+
+def context_of(message, size):
+    """The `size` visible messages before and the `size` after `message` in its conversation,
+    oldest first (two ranges of chat_message_conversation_id)."""
+    around = Message.objects.visible().filter(conversation=message.conversation_id)
+    around = around.only(*MESSAGE_FIELDS)
+    before = list(around.filter(id__lt=message.pk).order_by("-id")[:size])[::-1]
+    after = list(around.filter(id__gt=message.pk).order_by("id")[:size])
+    return before, after
