@@ -176,7 +176,13 @@ def test_a_deactivation_closes_4402(user, live):
         from accounts import services
         from accounts.models import User
 
-        await asyncio.to_thread(services.deactivate_users, User.objects.filter(pk=user.pk))
+        def deactivate():
+            try:
+                services.deactivate_users(User.objects.filter(pk=user.pk))
+            finally:
+                connection.close()  # this thread's own, which would outlive the test database
+
+        await asyncio.to_thread(deactivate)
         assert await closed_code(ws, within=2) == 4402
 
     asyncio.run(scenario())
