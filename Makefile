@@ -7,13 +7,17 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
+# asgi (default): gunicorn with uvicorn workers on socialsite.asgi, HTTP and the WebSocket /ws on
+# one port; wsgi: gunicorn's sync workers on socialsite.wsgi, HTTP only (to compare).
+SERVER ?= asgi
+export SERVER
 # An empty database gets the demo data (200 users; the demo login's password is public):
 # `make run DEMO=no` in production.
 DEMO ?= yes
 # Extra options of the demo seeding, e.g. SEED_ARGS="--users 500" (only an empty database is seeded).
 SEED_ARGS ?=
 
-.PHONY: run dev setup test lint format fuzz bench loadtest clean
+.PHONY: run dev setup test lint format fuzz bench bench-layers loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +41,11 @@ setup: $(VENV)/.installed .env
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	[ "$(DEMO)" = no ] || $(MANAGE) seed_demo --if-empty $(SEED_ARGS)
 
+# Without CHANNEL_LAYER_URL, the workers share a private Valkey on var/valkey-$(PORT).sock, which
+# stops with the server (socialsite/embedded_valkey.py).
 run: setup
-	$(BIN)/gunicorn socialsite.wsgi --config python:socialsite.gunicorn_config \
+	$(BIN)/python -m socialsite.embedded_valkey --socket var/valkey-$(PORT).sock \
+		$(BIN)/gunicorn --config python:socialsite.gunicorn_config \
 		--workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
 
 dev: setup
@@ -68,6 +75,11 @@ fuzz: $(VENV)/.installed-dev
 # to run it on PostgreSQL; BENCH_ARGS="--http" to measure gunicorn over HTTP (port 5055, --port).
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The channel layer's choice: RedisChannelLayer against RedisPubSubChannelLayer on a private Valkey
+# (docs/ARCHITECTURE.md, "Real time"). LAYER_ARGS="--groups 2000 --members 1 --sends 4000".
+bench-layers: $(VENV)/.installed
+	$(BIN)/python bench/channel_layers.py $(LAYER_ARGS)
 
 # The load test: `make run` on a fresh database (SQLite in var/, or a new PostgreSQL database
 # beside DATABASE_URL's), driven by 50 clients for 30 s; then every acknowledged write is checked.

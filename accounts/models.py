@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from accounts import extensions
+from socialsite import realtime
 
 
 def normalize_email(email):
@@ -125,7 +126,18 @@ class AuthTokenQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
 
     def revoke(self):
-        return self.usable().update(revoked_at=timezone.now())
+        """Revoke these tokens; once the transaction commits their open WebSockets are told to
+        close (socialsite.realtime.revoked: within 2 s, API.md "Authentication"). A token this
+        statement revokes but the read before it missed (issued in between) is caught by the
+        socket's own re-check (every 30 s before a frame)."""
+        tokens_by_user = {}
+        for pk, user_id in self.usable().values_list("pk", "user_id"):
+            tokens_by_user.setdefault(user_id, set()).add(pk)
+        if not tokens_by_user:
+            return 0
+        count = self.usable().update(revoked_at=timezone.now())
+        realtime.revoked(tokens_by_user)
+        return count
 
 
 class AuthTokenManager(models.Manager.from_queryset(AuthTokenQuerySet)):

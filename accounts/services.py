@@ -19,7 +19,7 @@ from django.utils.crypto import constant_time_compare
 from accounts import avatars, captcha, errors, extensions
 from accounts.forms import EmailForm, PasswordForm, ProfileForm
 from accounts.models import AuthToken, EmailCode, PasswordResetCode, User, normalize_email
-from socialsite import ratelimit
+from socialsite import ratelimit, realtime
 from socialsite.api import form_errors, validate
 from socialsite.errors import ApiError
 
@@ -541,9 +541,12 @@ def delete_users(users):
         # these users (a post with images) waits for the deletion instead of adding a file that
         # nobody would delete.
         locked = User.objects.select_for_update().filter(pk__in=users.values("pk"))
-        doomed = User.objects.filter(pk__in=list(locked.values_list("pk", flat=True)))
+        doomed_ids = list(locked.values_list("pk", flat=True))
+        doomed = User.objects.filter(pk__in=doomed_ids)
         files = [file for named_by in extensions.account_files for file in named_by(doomed)]
         _, per_model = doomed.delete()
         for storage, name in files:
             avatars.delete_on_commit(name, storage)
+        # Their tokens went with them (CASCADE): their open WebSockets close after commit.
+        realtime.revoked(dict.fromkeys(doomed_ids, realtime.ALL_TOKENS))
     return per_model.get(User._meta.label, 0)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import django
 
-from bench.common import summarize
+from bench.common import VAR, summarize
 from feed.demo import DEMO_CITIES, DEMO_EMAIL, DEMO_PASSWORD
 
 
@@ -578,12 +578,17 @@ def measure_http(args):
     connection.close()
     workers = int(os.environ.get("WORKERS", "2"))
     base = f"http://127.0.0.1:{args.port}"
+    # As `make run`: SERVER (asgi by default, or wsgi) picks the stack, beside a private Valkey.
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
+            "socialsite.embedded_valkey",
+            "--socket",
+            str(VAR / f"valkey-{args.port}.sock"),
+            sys.executable,
+            "-m",
             "gunicorn",
-            "socialsite.wsgi",
             "--config",
             "python:socialsite.gunicorn_config",
             "--workers",
@@ -604,7 +609,12 @@ def measure_http(args):
         for scenario in scenarios(world):
             if scenario.name in HTTP_READS:
                 endpoints[scenario.name] = _load(base, scenario, token, args)
-        return {"concurrency": args.concurrency, "workers": workers, "endpoints": endpoints}
+        return {
+            "concurrency": args.concurrency,
+            "workers": workers,
+            "server": os.environ.get("SERVER", "asgi"),
+            "endpoints": endpoints,
+        }
     finally:
         server.terminate()
         server.wait(timeout=30)

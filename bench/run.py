@@ -178,7 +178,7 @@ def report_http(scales, results, out):
     for scale, result in zip(scales, results, strict=True):
         print(
             f"\nHTTP, {scale:,} users, {result['concurrency']} clients, gunicorn "
-            f"{result['workers']} workers\n"
+            f"{result['workers']} workers, SERVER={result['server']}\n"
         )
         print_table(
             [

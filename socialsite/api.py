@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, ValidationError
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
@@ -175,6 +176,30 @@ def check_body_size(request, limit):
         raise ApiError(errors.BODY_TOO_LARGE)
 
 
+def refused_unread(path, headers):
+    """Whether `@api` will refuse the body of a request to `path` from its head alone (over the
+    endpoint's limit, or without a length), for the ASGI server (socialsite/asgi.py): Django's
+    ASGI handler reads a whole body before the view runs, so such a body is withheld from it
+    instead, and the view answers from the headers as under WSGI. `headers`: the ASGI scope's."""
+    fields = dict(headers)
+    length = fields.get(b"content-length")
+    chunked = b"transfer-encoding" in fields and not length
+    if not chunked:
+        try:
+            length = int(length or 0)
+        except ValueError:
+            return False
+        if length <= min(settings.API_MAX_BODY_SIZE, settings.DATA_UPLOAD_MAX_MEMORY_SIZE):
+            return False  # every endpoint takes it: the common case costs no URL resolution
+    try:
+        takes_images = getattr(resolve(path).func, "api_takes_images", None)
+    except Resolver404:
+        return False
+    if takes_images is None:
+        return False  # not an API endpoint (the admin): Django's own limits
+    return chunked or length > body_limit(takes_images=takes_images)
+
+
 def read_params(request):
     """GET reads the query string; POST reads a form body or a JSON object body. The body's size
     is `@api`'s to check, first."""
@@ -278,6 +303,7 @@ def api(methods=("GET",), *, auth=True, replica_reads=False, takes_images=False)
             except (ApiError, ValidationError) as outcome:
                 return exception_response(request, outcome)
 
+        wrapper.api_takes_images = takes_images  # read by refused_unread
         return wrapper
 
     return decorator

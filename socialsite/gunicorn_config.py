@@ -1,11 +1,31 @@
 """gunicorn's settings for the site (`make run`, the benchmark and the load test start it with
-`--config python:socialsite.gunicorn_config`): its own limits on the request head, and its own
-error pages (an over-long request line or header, a malformed request) as the API's JSON
-envelope instead of HTML. gunicorn answers these before the request reaches Django."""
+`--config python:socialsite.gunicorn_config`): the application and its workers (SERVER=asgi, the
+default: socialsite.asgi on uvicorn workers, HTTP and the WebSocket /ws on one port;
+SERVER=wsgi: socialsite.wsgi on gunicorn's sync workers, HTTP only), the limits on the request
+head, and the server's own error pages (an over-long request line or header, a malformed
+request) as the API's JSON envelope instead of HTML or plain text. The server answers these
+before the request reaches Django."""
 
 import json
+import os
 
 from gunicorn import util
+
+SERVER = os.environ.get("SERVER", "asgi")
+if SERVER not in {"asgi", "wsgi"}:
+    raise SystemExit(f"SERVER must be asgi or wsgi, not {SERVER!r}")
+if SERVER == "asgi":
+    wsgi_app = "socialsite.asgi:application"
+    worker_class = "uvicorn_worker.UvicornWorker"
+    # Seconds an idle keep-alive connection stays open (uvicorn's timeout_keep_alive; gunicorn's
+    # default of 2 s would close the connections of clients that pause, and a client sending on
+    # one just as it closes gets no answer). Above a reverse proxy's own (nginx's upstream
+    # keepalive_timeout: 60 s), so that the proxy is the side that closes. The sync workers
+    # close after each response.
+    keepalive = 75
+else:
+    wsgi_app = "socialsite.wsgi:application"
+    worker_class = "sync"
 
 # The longest request line (method, path and query string): gunicorn's largest, which leaves
 # room for /get_data with every filter in Chinese at the profile's text limits (percent-encoded,
@@ -50,6 +70,43 @@ def write_json_error(sock, status_int, reason, mesg):
 
 
 def post_worker_init(worker):
-    # Every error page of a worker goes through util.write_error (Worker.handle_error); gunicorn
-    # has no setting for its body. tests/test_gunicorn.py checks the pages on a real server.
+    # Every error page of a sync worker goes through util.write_error (Worker.handle_error);
+    # gunicorn has no setting for its body. tests/test_gunicorn.py checks the pages on a real
+    # server, with both worker classes.
     util.write_error = write_json_error
+    if SERVER == "asgi":
+        json_errors_in_uvicorn()
+
+
+class HeadTooLarge(Exception):
+    """Raised in uvicorn's parser callbacks: the parser stops, and the 400 page says why."""
+
+
+def json_errors_in_uvicorn():
+    """uvicorn (its httptools protocol, which it picks when httptools is installed, as
+    requirements.txt has it) has no limits on the request line and header fields: the same as
+    gunicorn's above, and its 400 page (plain text) as the envelope."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    on_url, on_header = HttpToolsProtocol.on_url, HttpToolsProtocol.on_header
+
+    def limited_on_url(self, url):
+        on_url(self, url)
+        if len(self.url) > limit_request_line:
+            self.json_error_status = 414
+            raise HeadTooLarge
+
+    def limited_on_header(self, name, value):
+        on_header(self, name, value)
+        too_long = len(name) + len(value) + 2 > limit_request_field_size
+        if too_long or len(self.headers) > limit_request_fields:
+            self.json_error_status = 431
+            raise HeadTooLarge
+
+    def send_json_400(self, msg):
+        self.transport.write(json_error_page(getattr(self, "json_error_status", 400)))
+        self.transport.close()
+
+    HttpToolsProtocol.on_url = limited_on_url
+    HttpToolsProtocol.on_header = limited_on_header
+    HttpToolsProtocol.send_400_response = send_json_400

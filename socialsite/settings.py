@@ -68,7 +68,7 @@ MIDDLEWARE = [
     # Every error the stack below produces leaves as the JSON envelope.
     "socialsite.middleware.JsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "socialsite.middleware.StaticFilesMiddleware",  # WhiteNoise, async capable
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -132,9 +132,27 @@ DATABASE_ROUTERS = ["socialsite.replicas.ReplicaRouter"]
 
 # The default cache holds captcha answers, rate limits and login-failure counters, so it must be
 # shared by every worker process: a database table by default, Redis in production.
-# The channel layer that carries pushes to the WebSockets (socialsite/realtime.py). In memory:
-# one process only, which is what the unit tests need; production sets a Redis URL.
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# The channel layer that carries pushes to the WebSockets (socialsite/realtime.py): a Redis
+# protocol server shared by every worker and app server, CHANNEL_LAYER_URL (redis://host:6379/2,
+# rediss://…, or unix:///path/to/socket; `make run` starts a private Valkey on var/valkey.sock).
+# Without it, in memory: one process only, which is what the unit tests use. The publish/subscribe
+# layer: its group sends cost one PUBLISH, where RedisChannelLayer's cost a round of commands per
+# member (docs/ARCHITECTURE.md, "Real time", has the measurement).
+CHANNEL_LAYER_URL = env.str("CHANNEL_LAYER_URL", default="")
+if CHANNEL_LAYER_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # The prefix of its channel names, so that several sites (or test runs) can share
+            # one Redis.
+            "CONFIG": {
+                "hosts": [CHANNEL_LAYER_URL],
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://django_cache")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
@@ -194,6 +212,10 @@ CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
 # API behaviour (API.md, "Authentication" and "/login").
 # What `@api` calls to check a request's token: the toolkit (socialsite/) imports no app.
 API_AUTHENTICATOR = "accounts.auth.authenticate"
+# The consumer of the WebSocket /ws (socialsite/asgi.py), named for the same reason.
+WEBSOCKET_CONSUMER = "accounts.consumers.RealtimeConsumer"
+# HTTP requests an ASGI worker runs in Django at once (socialsite/asgi.py, bounded); the rest wait.
+HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=4)
 TOKEN_TTL_DAYS = env.int("TOKEN_TTL_DAYS", default=30)
 LOGIN_CAPTCHA = env.str("LOGIN_CAPTCHA", default="after_failures")
 if LOGIN_CAPTCHA not in {"after_failures", "always", "never"}:

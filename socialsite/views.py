@@ -6,7 +6,7 @@ from django.db import connection
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
-from socialsite import errors, openapi
+from socialsite import errors, openapi, realtime
 from socialsite.api import api, envelope, exception_response
 from socialsite.errors import ApiError
 
@@ -16,9 +16,17 @@ logger = logging.getLogger("socialsite.api")
 @api(("GET",), auth=False)
 def healthz(request, params):
     checks = {"db": _check(_database_answers), "cache": _check(_cache_answers)}
+    # The channel layer alone failing leaves the HTTP API working (API.md): still 200.
+    channels = _check(realtime.layer_answers)
     if all(state == "ok" for state in checks.values()):
-        return envelope(0, "ok", **checks)
-    return envelope(errors.UNAVAILABLE.status, errors.UNAVAILABLE.msg, http_status=503, **checks)
+        return envelope(0, "ok", **checks, channels=channels)
+    return envelope(
+        errors.UNAVAILABLE.status,
+        errors.UNAVAILABLE.msg,
+        http_status=503,
+        **checks,
+        channels=channels,
+    )
 
 
 @api(("GET",), auth=False)

@@ -10,7 +10,26 @@ from playwright.sync_api import sync_playwright
 
 from accounts.models import AuthToken, User
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.factories import PASSWORD, ApiClient, make_post
+from tests.factories import PASSWORD, SENT_FRAME_TYPES, ApiClient, make_post
+
+
+def pytest_collection_modifyitems(items):
+    """The `after_all` tests last (a stable sort keeps the others' order)."""
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
+
+
+@pytest.fixture(autouse=True)
+def record_sent_frames(monkeypatch):
+    """Record the type of every frame the WebSocket consumer sends (tests/test_asyncapi.py)."""
+    from accounts.consumers import RealtimeConsumer
+
+    send_json = RealtimeConsumer.send_json
+
+    async def recording(self, frame):
+        SENT_FRAME_TYPES.add(frame.get("type"))
+        await send_json(self, frame)
+
+    monkeypatch.setattr(RealtimeConsumer, "send_json", recording)
 
 
 @pytest.fixture(autouse=True)
@@ -116,3 +135,39 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def real_channel_layer_url(tmp_path_factory):
+    """The URL of a real Redis-protocol server for the integration tests' channel layer: CI's
+    Redis when CACHE_URL names one (the PostgreSQL + Redis run), else an embedded Valkey of the
+    session's own (as `make run` starts). Unit tests keep the in-memory layer."""
+    import os
+
+    from socialsite import embedded_valkey
+
+    cache_url = os.environ.get("CACHE_URL", "")
+    if cache_url.startswith(("redis://", "rediss://")):
+        yield cache_url
+        return
+    # A short path: a unix socket's is limited to about 100 bytes.
+    with embedded_valkey.running(tmp_path_factory.mktemp("valkey") / "v.sock") as url:
+        yield url
+
+
+@pytest.fixture
+def real_channel_layer(settings, real_channel_layer_url):
+    """This process's channel layer on the real server, under a prefix of the test's own (a
+    shared Redis carries other runs too); returns (url, prefix) for a server process to join."""
+    from channels.layers import channel_layers
+
+    prefix = f"test{uuid.uuid4().hex[:12]}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [real_channel_layer_url], "prefix": prefix},
+        }
+    }
+    channel_layers.backends.clear()
+    yield real_channel_layer_url, prefix
+    channel_layers.backends.clear()

@@ -20,6 +20,10 @@ from tests import images
 from tests.images import b64
 
 PASSWORD = "correct-horse-battery"
+
+# The `type` of every frame the WebSocket consumer sent in this test run (conftest's recorder);
+# tests/test_asyncapi.py checks each is described in docs/asyncapi.yaml.
+SENT_FRAME_TYPES = set()
 NEW_PASSWORD = "a-brand-new-passphrase"
 
 

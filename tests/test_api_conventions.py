@@ -202,7 +202,13 @@ class TestHealthz:
     def test_ok(self, anon):
         response = anon.get("/healthz")
         assert response.status_code == 200
-        assert response.json() == {"status": 0, "msg": "ok", "db": "ok", "cache": "ok"}
+        assert response.json() == {
+            "status": 0,
+            "msg": "ok",
+            "db": "ok",
+            "cache": "ok",
+            "channels": "ok",
+        }
 
     def test_cache_down(self, anon, settings):
         settings.CACHES = {
@@ -218,6 +224,7 @@ class TestHealthz:
             "msg": "服务暂不可用",
             "db": "ok",
             "cache": "error",
+            "channels": "ok",
         }
 
     def test_database_down(self, anon, monkeypatch):

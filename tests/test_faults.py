@@ -157,7 +157,12 @@ def test_database_down_is_a_json_503_on_every_endpoint(api, path, settings, capl
         assert response.status_code == 503
         # The default cache is a table of the same database.
         cache_state = "ok" if uses_redis(settings) else "error"
-        assert response.json() == {**UNAVAILABLE, "db": "error", "cache": cache_state}
+        assert response.json() == {
+            **UNAVAILABLE,
+            "db": "error",
+            "cache": cache_state,
+            "channels": "ok",
+        }
     elif path == "get_yzm" and uses_redis(settings):
         assert response.json()["status"] == 2000  # the captcha needs only the cache
     else:
@@ -345,7 +350,7 @@ def test_cache_down_the_chat_keeps_working(api, user, bob, client_for, cache_dow
 def test_cache_down_healthz_names_the_cache(anon, db, cache_down):
     response = anon.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {**UNAVAILABLE, "db": "ok", "cache": "error"}
+    assert response.json() == {**UNAVAILABLE, "db": "ok", "cache": "error", "channels": "ok"}
 
 
 @pytest.mark.parametrize("login_captcha", ["after_failures", "always"])
@@ -457,14 +462,20 @@ def test_redis_stopped_and_restarted_around_live_requests(api, throwaway_redis, 
     settings.CACHES = redis_cache(ThrowawayRedis.PORT, KEY_PREFIX="restart")
     anon = ApiClient()
     wrong = {"email": ALICE, "pass": "wrong-password"}
-    assert anon.get("/healthz").json() == {"status": 0, "msg": "ok", "db": "ok", "cache": "ok"}
+    assert anon.get("/healthz").json() == {
+        "status": 0,
+        "msg": "ok",
+        "db": "ok",
+        "cache": "ok",
+        "channels": "ok",
+    }
     assert anon.get("/get_yzm", {"uuid": "device-1"}).json()["status"] == 2000
     assert anon.post("/login", wrong).json()["status"] == 1001
 
     throwaway_redis.stop()
     response = anon.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {**UNAVAILABLE, "db": "ok", "cache": "error"}
+    assert response.json() == {**UNAVAILABLE, "db": "ok", "cache": "error", "channels": "ok"}
     assert_unavailable(anon.get("/get_yzm", {"uuid": "device-1"}))
     assert_unavailable(anon.post("/login", wrong))
     assert_unavailable(anon.post("/register1", {"email": "new@example.com"}))
@@ -473,7 +484,13 @@ def test_redis_stopped_and_restarted_around_live_requests(api, throwaway_redis, 
     assert api.get("/getPost", {"email": ALICE}).json()["status"] == 3002
 
     throwaway_redis.start()  # empty: it keeps nothing on disk
-    assert anon.get("/healthz").json() == {"status": 0, "msg": "ok", "db": "ok", "cache": "ok"}
+    assert anon.get("/healthz").json() == {
+        "status": 0,
+        "msg": "ok",
+        "db": "ok",
+        "cache": "ok",
+        "channels": "ok",
+    }
     assert anon.get("/get_yzm", {"uuid": "device-1"}).json()["status"] == 2000
     assert anon.post("/login", {"email": ALICE, "pass": PASSWORD}).json()["status"] == 1002
 

@@ -24,10 +24,11 @@ def free_port():
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=["asgi", "wsgi"])
+def server(request, tmp_path_factory):
     """(host, port) of a gunicorn with one worker on a free port, on a database nothing else uses
-    (none of these requests reaches it)."""
+    (none of these requests reaches it): `make run`'s uvicorn worker (SERVER=asgi) and the sync
+    worker of SERVER=wsgi."""
     port = free_port()
     database = tmp_path_factory.mktemp("gunicorn") / "never-opened.sqlite3"
     environment = {
@@ -36,8 +37,9 @@ def server(tmp_path_factory):
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DEBUG": "off",
         "DATABASE_URL": f"sqlite:///{database}",
+        "SERVER": request.param,
     }
-    command = [sys.executable, "-m", "gunicorn", "socialsite.wsgi"]
+    command = [sys.executable, "-m", "gunicorn"]
     command += ["--config", "python:socialsite.gunicorn_config"]
     command += ["--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=environment)

@@ -1,7 +1,13 @@
 def test_healthz(anon, db):
     response = anon.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": 0, "msg": "ok", "db": "ok", "cache": "ok"}
+    assert response.json() == {
+        "status": 0,
+        "msg": "ok",
+        "db": "ok",
+        "cache": "ok",
+        "channels": "ok",
+    }
 
 
 def test_the_migrations_match_the_models(db):

@@ -1,0 +1,223 @@
+"""The WebSocket /ws (API.md, "Real time"): one consumer per socket. It authenticates the token
+(the handshake's `Authorization: Bearer` header, or a first `auth` frame within 10 s), joins the
+user's group (socialsite.realtime.user_group) and forwards what the services push there. It only
+pushes: every write is an HTTP call. socialsite/asgi.py routes /ws here through the
+WEBSOCKET_CONSUMER setting."""
+
+import asyncio
+import collections
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from accounts.models import AuthToken
+from socialsite import realtime
+
+logger = logging.getLogger("socialsite.realtime")
+
+# Close codes (API.md, "Real time"), and the standard ones the consumer uses.
+NOT_LOGGED_IN = 4401
+DEACTIVATED = 4402
+POLICY_VIOLATION = 1008  # more than MAX_FRAMES_PER_SECOND
+MESSAGE_TOO_BIG = 1009  # a frame over MAX_FRAME_BYTES
+TRY_AGAIN_LATER = 1013  # the database or the channel layer did not answer
+
+AUTH_TIMEOUT_SECONDS = 10
+MAX_FRAME_BYTES = 16 * 1024
+MAX_FRAMES_PER_SECOND = 10
+# How old the last database check of the token may be when a frame is to be forwarded.
+RECHECK_AFTER_SECONDS = 30
+
+BAD_FRAME = {"type": "error", "status": 9400, "msg": "参数格式错误"}
+
+
+def origin_allowed(scope):
+    """API.md's origin rule: no Origin (a native app), the site's own (the Host the handshake
+    was sent to), or one of CORS_ALLOWED_ORIGINS."""
+    headers = dict(scope.get("headers", ()))
+    origin = headers.get(b"origin", b"").decode("latin-1").strip()
+    if not origin:
+        return True
+    if origin in settings.CORS_ALLOWED_ORIGINS:
+        return True
+    host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+    return bool(host) and urlsplit(origin).netloc.lower() == host
+
+
+def bearer_key(scope):
+    """The key of the handshake's `Authorization: Bearer <key>` header, or None."""
+    value = dict(scope.get("headers", ())).get(b"authorization", b"").decode("latin-1")
+    scheme, _, key = value.partition(" ")
+    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+
+
+def token_state(*, key=None, token_id=None):
+    """(close code or None, token) as accounts.auth.authenticate decides for HTTP: no such token,
+    or one revoked or expired → 4401; the user deactivated → 4402."""
+    if key is not None:
+        token = AuthToken.objects.find(key)
+    else:
+        token = AuthToken.objects.select_related("user").filter(pk=token_id).first()
+    if token is None:
+        return NOT_LOGGED_IN, None
+    if not token.user.is_active:
+        return DEACTIVATED, token
+    if not token.is_usable():
+        return NOT_LOGGED_IN, token
+    if key is not None:
+        token.touch()
+    return None, token
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    """A socket's life: connect (origin, then header authentication or the wait for an `auth`
+    frame) → ready → pings and pushes → closed by the client, a revocation or a limit."""
+
+    async def connect(self):
+        self.token_id = None
+        self.user_id = None
+        self.group = None
+        self.checked_at = 0.0
+        self.closing = False
+        self.deadline = None
+        self.arrivals = collections.deque(maxlen=MAX_FRAMES_PER_SECOND)
+        if not origin_allowed(self.scope):
+            # Before accept: the handshake is refused with HTTP 403.
+            await self.close()
+            return
+        await self.accept()
+        key = bearer_key(self.scope)
+        if key is not None:
+            await self.authenticate(key)
+        else:
+            self.deadline = asyncio.get_running_loop().create_task(self.auth_deadline())
+
+    async def auth_deadline(self):
+        await asyncio.sleep(AUTH_TIMEOUT_SECONDS)
+        if self.user_id is None:
+            await self.shut(NOT_LOGGED_IN)
+
+    async def disconnect(self, code):
+        self.closing = True
+        if self.deadline is not None:
+            self.deadline.cancel()
+        if self.group is not None:
+            try:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+            except Exception as exc:
+                logger.warning("Leaving %s failed (channel layer: %r)", self.group, exc)
+
+    async def shut(self, code):
+        if not self.closing:
+            self.closing = True
+            await self.close(code)
+
+    async def authenticate(self, key):
+        try:
+            code, token = await database_sync_to_async(token_state)(key=key)
+        except Exception:
+            logger.exception("A WebSocket's token could not be checked")
+            await self.shut(TRY_AGAIN_LATER)
+            return
+        if code is not None:
+            await self.shut(code)
+            return
+        self.token_id, self.user_id = token.pk, token.user_id
+        self.checked_at = time.monotonic()
+        if self.deadline is not None:
+            self.deadline.cancel()
+        group = realtime.user_group(self.user_id)
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except Exception as exc:
+            # Without the group no push would arrive: the client reconnects later and catches up
+            # through the HTTP lists (API.md, "Delivery").
+            logger.warning("A WebSocket could not join %s (channel layer: %r)", group, exc)
+            await self.shut(TRY_AGAIN_LATER)
+            return
+        self.group = group
+        # Once more, now that the group would hear of a revocation: one committed between the
+        # first check and the join sent its event to nobody.
+        if not await self.still_authorized(force=True):
+            return
+        await self.send_json({"type": "ready", "email": token.user.email})
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.closing:
+            return
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > MAX_FRAME_BYTES:
+            await self.shut(MESSAGE_TOO_BIG)
+            return
+        now = time.monotonic()
+        if len(self.arrivals) == MAX_FRAMES_PER_SECOND and now - self.arrivals[0] < 1:
+            await self.shut(POLICY_VIOLATION)
+            return
+        self.arrivals.append(now)
+        frame = parse_frame(text_data)
+        if self.user_id is None:
+            if frame.get("type") == "auth" and _is_key(frame):
+                # Frames are handled one at a time: the next waits for this check.
+                await self.authenticate(frame["token"])
+            else:
+                await self.shut(NOT_LOGGED_IN)
+        elif frame == {"type": "ping"}:
+            await self.send_json({"type": "pong"})
+        else:
+            await self.send_json(BAD_FRAME)
+
+    async def send_json(self, frame):
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+
+    async def still_authorized(self, *, force=False):
+        """Re-check the token in the database when the last check is over RECHECK_AFTER_SECONDS
+        old (or `force`); closes the socket and answers False when it is no longer usable."""
+        if not force and time.monotonic() - self.checked_at <= RECHECK_AFTER_SECONDS:
+            return True
+        try:
+            code, _ = await database_sync_to_async(token_state)(token_id=self.token_id)
+        except Exception:
+            logger.exception("A WebSocket's token could not be re-checked")
+            # Unverified, nothing is forwarded: a revocation may have been missed.
+            await self.shut(NOT_LOGGED_IN if force else TRY_AGAIN_LATER)
+            return False
+        if code is not None:
+            await self.shut(code)
+            return False
+        self.checked_at = time.monotonic()
+        return True
+
+    # Channel-layer events (socialsite.realtime).
+
+    async def push(self, event):
+        if self.closing or self.user_id is None:
+            return
+        if await self.still_authorized():
+            await self.send_json(event["frame"])
+
+    async def revoked(self, event):
+        if self.closing or self.user_id is None:
+            return
+        tokens = event["tokens"]
+        if tokens == realtime.ALL_TOKENS or self.token_id in tokens:
+            await self.still_authorized(force=True)
+
+
+def parse_frame(text_data):
+    """The frame as a dict; {} for anything that is not a JSON object (binary frames too)."""
+    if text_data is None:
+        return {}
+    try:
+        frame = json.loads(text_data)
+    except ValueError:
+        return {}
+    return frame if isinstance(frame, dict) else {}
+
+
+def _is_key(frame):
+    return isinstance(frame.get("token"), str) and 0 < len(frame["token"]) <= 256

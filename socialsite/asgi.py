@@ -1,0 +1,88 @@
+"""The ASGI application (`make run`: gunicorn with uvicorn workers): HTTP goes to Django, the
+WebSocket /ws to the one consumer the WEBSOCKET_CONSUMER setting names (socialsite/ imports no
+app), any other WebSocket path is refused (HTTP 403)."""
+
+import asyncio
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialsite.settings")
+
+# Django first: it sets the apps up before the consumer's module (and its models) is imported.
+django_application = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.utils.module_loading import import_string  # noqa: E402
+
+from socialsite.api import refused_unread  # noqa: E402
+
+WEBSOCKET_PATH = "/ws"
+
+
+def withholding_refused_bodies(app):
+    """Django's ASGI handler reads a request's whole body before the view runs; a body `@api`
+    refuses from the request's head (over the endpoint's limit, or chunked) is not read: Django
+    gets an empty one, and the view answers 413 or 400 from the headers, as under WSGI."""
+
+    async def application(scope, receive, send):
+        if scope["type"] == "http" and refused_unread(scope["path"], scope["headers"]):
+            receive = empty_body(receive)
+        await app(scope, receive, send)
+
+    return application
+
+
+def bounded(app, limit):
+    """At most `limit` HTTP requests of this worker in Django at once; the others wait their turn
+    in the event loop. Django runs each sync view in a thread of its own: unbounded, a burst
+    would run as many password hashes at once (Argon2: 100 MiB each) and hold as many login
+    slots of one address (the captcha after 20) as it has requests, where a sync worker runs
+    one. WebSockets are not counted: a socket waits on the network, not on a thread."""
+    semaphore = None
+
+    async def application(scope, receive, send):
+        nonlocal semaphore
+        if semaphore is None:  # made in the worker's event loop
+            semaphore = asyncio.Semaphore(limit)
+        async with semaphore:
+            await app(scope, receive, send)
+
+    return application
+
+
+def empty_body(receive):
+    given = False
+
+    async def replacement():
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        while True:  # what Django waits for after the body: the client going away
+            message = await receive()
+            if message["type"] != "http.request":
+                return message
+
+    return replacement
+
+
+def websocket_router(consumer):
+    async def route(scope, receive, send):
+        if scope["path"] == WEBSOCKET_PATH:
+            await consumer(scope, receive, send)
+            return
+        # Refused before the handshake completes: the client sees HTTP 403.
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close"})
+
+    return route
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": bounded(withholding_refused_bodies(django_application), settings.HTTP_CONCURRENCY),
+        "websocket": websocket_router(import_string(settings.WEBSOCKET_CONSUMER).as_asgi()),
+    }
+)

@@ -1,0 +1,163 @@
+"""The HTTP side of socialsite.asgi (`make run`'s application): the same answers as under WSGI,
+the middleware stack async from end to end (a request crosses to a thread once, for its view),
+and a body `@api` refuses from the request's head left unread (issue 14)."""
+
+import asyncio
+import json
+import logging
+
+import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+from django.core.handlers.asgi import ASGIHandler
+
+from socialsite.asgi import application, bounded
+
+KiB = 1024
+
+
+def scope(method, path, headers=(), query=b""):
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:5000"), *headers],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 5000),
+    }
+
+
+def call(request_scope, body_messages, timeout=5):
+    """(status, headers, JSON body) of the application's answer; `body_messages` are the
+    http.request messages the client sends (perhaps not all of a declared body)."""
+
+    async def exchange():
+        communicator = ApplicationCommunicator(application, request_scope)
+        for message in body_messages:
+            await communicator.send_input(message)
+        start = await communicator.receive_output(timeout)
+        assert start["type"] == "http.response.start"
+        content = b""
+        while True:
+            message = await communicator.receive_output(timeout)
+            content += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await communicator.wait(timeout)
+        return (
+            start["status"],
+            {name.lower(): value for name, value in start["headers"]},
+            json.loads(content),
+        )
+
+    return async_to_sync(exchange)()
+
+
+def whole(body=b""):
+    return [{"type": "http.request", "body": body, "more_body": False}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_over_asgi():
+    status, headers, body = call(scope("GET", "/healthz"), whole())
+    assert (status, headers[b"content-type"]) == (200, b"application/json")
+    assert body == {"status": 0, "msg": "ok", "db": "ok", "cache": "ok", "channels": "ok"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unknown_path_is_the_json_404():
+    status, _, body = call(scope("GET", "/no-such-endpoint"), whole())
+    assert (status, body["status"]) == (404, 9404)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_login_over_asgi(user):
+    form = b"email=alice%40example.com&pass=correct-horse-battery"
+    headers = [
+        (b"content-type", b"application/x-www-form-urlencoded"),
+        (b"content-length", str(len(form)).encode()),
+    ]
+    status, _, body = call(scope("POST", "/login", headers), whole(form))
+    assert (status, body["status"]) == (200, 1002)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("path", "length"), [("/login", 64 * KiB + 1), ("/register2", 8 * 1024 * KiB + 1)]
+)
+def test_a_body_over_the_limit_is_answered_before_it_is_sent(path, length):
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]
+    # Only the first bytes arrive: an application waiting for the rest would time out.
+    first = [{"type": "http.request", "body": b"{", "more_body": True}]
+    status, _, body = call(scope("POST", path, headers), first)
+    assert (status, body) == (413, {"status": 9413, "msg": "请求体过大"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_body_is_answered_before_it_is_sent():
+    headers = [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")]
+    first = [{"type": "http.request", "body": b"{", "more_body": True}]
+    status, _, body = call(scope("POST", "/login", headers), first)
+    assert (status, body["errors"]) == (400, {"body": ["请求体须注明长度（Content-Length）。"]})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_body_within_the_limit_of_an_endpoint_that_takes_images_is_read(user, client_for):
+    """Over /login's 64 KiB, within /reset's 8 MiB: read, and answered on its merits."""
+    token = client_for(user).token
+    form = b"email=alice%40example.com&introduction=" + b"x" * (70 * KiB)
+    headers = [
+        (b"content-type", b"application/x-www-form-urlencoded"),
+        (b"content-length", str(len(form)).encode()),
+        (b"authorization", f"Bearer {token}".encode()),
+    ]
+    half = len(form) // 2
+    messages = [
+        {"type": "http.request", "body": form[:half], "more_body": True},
+        {"type": "http.request", "body": form[half:], "more_body": False},
+    ]
+    status, _, body = call(scope("POST", "/reset", headers), messages)
+    assert (status, body["status"]) == (400, 9400)
+    assert "introduction" in body["errors"]
+
+
+def test_every_middleware_runs_async_under_asgi(caplog, settings):
+    """Django adapts (and, with DEBUG, logs) each middleware that cannot run in the handler's
+    mode: none may be, so that the stack crosses to a thread once, for the view."""
+    settings.DEBUG = True
+    with caplog.at_level(logging.DEBUG, logger="django.request"):
+        ASGIHandler()
+    adapted = [record.getMessage() for record in caplog.records if "adapted" in record.getMessage()]
+    assert adapted == []
+
+
+def test_the_check_itself_sees_a_sync_only_middleware(caplog, settings):
+    settings.DEBUG = True
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "whitenoise.middleware.WhiteNoiseMiddleware"]
+    with caplog.at_level(logging.DEBUG, logger="django.request"):
+        ASGIHandler()
+    assert any("adapted" in record.getMessage() for record in caplog.records)
+
+
+def test_at_most_the_limit_of_requests_run_at_once():
+    running, most = 0, 0
+
+    async def slow_app(scope, receive, send):
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+
+    async def burst():
+        limited = bounded(slow_app, 3)
+        await asyncio.gather(*(limited({"type": "http"}, None, None) for _ in range(10)))
+
+    async_to_sync(burst)()
+    assert most == 3
