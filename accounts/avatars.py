@@ -73,8 +73,10 @@ pyvips.operation_block_set("VipsForeignLoadPng", False)
 pyvips.operation_block_set("VipsForeignLoadWebp", False)
 
 DATA_URL = re.compile(r"data:image/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,", re.IGNORECASE)
-BASE64_ALPHABET = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
-WHITESPACE = re.compile(rb"\s+")
+BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+# What a regular expression's \s matches in bytes; bytes.translate deletes it several times
+# faster than re.sub over megabytes of text (which weighed a fifth of a JPEG avatar's pipeline).
+ASCII_WHITESPACE = b" \t\n\r\x0b\x0c"
 # A JPEG marker: 0xFF then neither a stuffed zero, a restart marker nor another 0xFF (fill).
 JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 JPEG_SOS, JPEG_EOI, JPEG_TEM = 0xDA, 0xD9, 0x01
@@ -112,12 +114,18 @@ def decode_base64(text):
     elif text[:5].lower() == "data:":
         raise InvalidAvatar("只接受 data:image/...;base64, 格式的 data URL。")
     try:
-        encoded = WHITESPACE.sub(b"", text.encode("ascii"))
+        encoded = text.encode("ascii").translate(None, ASCII_WHITESPACE)
     except UnicodeEncodeError:
         raise InvalidAvatar("不是有效的 base64 编码。") from None
     if len(encoded) // 4 * 3 > MAX_BYTES + 3:
         raise InvalidAvatar(f"图片不能超过 {MAX_BYTES // (1024 * 1024)} MiB。")
-    if not encoded or not BASE64_ALPHABET.fullmatch(encoded) or len(encoded) % 4 == 1:
+    digits = encoded.rstrip(b"=")
+    if (
+        not digits
+        or len(encoded) - len(digits) > 2
+        or digits.translate(None, BASE64_ALPHABET)
+        or len(encoded) % 4 == 1
+    ):
         raise InvalidAvatar("不是有效的 base64 编码。")
     try:
         return base64.b64decode(encoded + b"=" * (-len(encoded) % 4), validate=True)
