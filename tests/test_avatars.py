@@ -366,7 +366,7 @@ def peak():
 
 # The best CPU time of each function over `runs` rounds, run in turns, so that a moment of
 # noise on the machine weighs on both sides of the comparison alike.
-def best(*functions, runs=5):
+def best(*functions, runs=9):
     times = [[] for _ in functions]
     for _ in range(runs):
         for function, taken in zip(functions, times):
