@@ -79,3 +79,11 @@ def test_the_body_limits():
     assert read_settings()[1]["body_limits"] == [64 * 1024, 8 * 1024 * 1024]
     configured = read_settings(API_MAX_BODY_SIZE="131072", DATA_UPLOAD_MAX_MEMORY_SIZE="1048576")
     assert configured[1]["body_limits"] == [131072, 1048576]
+
+
+def test_the_runtime_requirements_give_uvicorn_a_websocket_library():
+    """Without one, `make run`'s uvicorn workers answer /ws as plain HTTP (404): the test
+    requirements, installed on top, would hide it from every other test."""
+    requirements = (BASE_DIR / "requirements.txt").read_text().splitlines()
+    pinned = {line.split("==")[0].strip().lower() for line in requirements if "==" in line}
+    assert pinned & {"websockets", "wsproto"}
