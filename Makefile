@@ -17,7 +17,7 @@ DEMO ?= yes
 # Extra options of the demo seeding, e.g. SEED_ARGS="--users 500" (only an empty database is seeded).
 SEED_ARGS ?=
 
-.PHONY: run dev setup test lint format fuzz bench bench-layers loadtest clean
+.PHONY: run dev setup test lint format fuzz bench bench-layers loadtest loadtest-ws clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,13 @@ bench-layers: $(VENV)/.installed
 # LOADTEST_ARGS="--clients 10 --seconds 10 --port 5350".
 loadtest: $(VENV)/.installed .env
 	$(BIN)/python bench/loadtest.py $(LOADTEST_ARGS)
+
+# The WebSocket load test: `make run` on a fresh database, 1,000 sockets of mutual-friend pairs
+# receiving 50 messages/s sent over HTTP for 60 s; delivery latency, frames lost or duplicated,
+# server memory per socket; every acknowledged message stored once. Figures in
+# var/loadtest-ws.json. LOADTEST_WS_ARGS="--sockets 100 --seconds 10 --idle 5000 --port 5361".
+loadtest-ws: $(VENV)/.installed .env
+	$(BIN)/python bench/loadtest_ws.py $(LOADTEST_WS_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -97,6 +97,13 @@ TEMPLATES = [
 ]
 
 
+# HTTP requests an ASGI worker runs in Django at once (socialsite/asgi.py, bounded); the rest wait.
+HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=4)
+# PostgreSQL connections a process keeps at most: its requests in Django at once, the WebSockets'
+# token checks (one thread) and one to spare. Servers × workers × this must fit max_connections.
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=HTTP_CONCURRENCY + 2)
+
+
 def database(url):
     """The settings of one database URL, with the connection policy of this project."""
     config = env.db_url_config(url)
@@ -112,10 +119,17 @@ def database(url):
             }
         )
     else:
-        # Each worker keeps its connection for CONN_MAX_AGE seconds; the health check at the
-        # start of each request replaces one the server dropped (a restart, a failover), so
-        # the site recovers by itself once the database is back.
-        config.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+        # A pool per process (psycopg_pool): under ASGI Django runs each request in a thread of
+        # its own, so a persistent connection (CONN_MAX_AGE) would never be reused: every
+        # request would connect anew, and the connections of finished threads linger until
+        # collected ("too many clients" under load). A request borrows a connection and gives it
+        # back when it ends; with CONN_HEALTH_CHECKS each is checked as it is lent, so that one
+        # the server dropped (a restart, a failover) is replaced and the site recovers by itself.
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": 5,  # waiting longer for a connection (the server down) answers 503/9503
+        }
         config["CONN_HEALTH_CHECKS"] = True
     return config
 
@@ -214,8 +228,6 @@ CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
 API_AUTHENTICATOR = "accounts.auth.authenticate"
 # The consumer of the WebSocket /ws (socialsite/asgi.py), named for the same reason.
 WEBSOCKET_CONSUMER = "accounts.consumers.RealtimeConsumer"
-# HTTP requests an ASGI worker runs in Django at once (socialsite/asgi.py, bounded); the rest wait.
-HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=4)
 TOKEN_TTL_DAYS = env.int("TOKEN_TTL_DAYS", default=30)
 LOGIN_CAPTCHA = env.str("LOGIN_CAPTCHA", default="after_failures")
 if LOGIN_CAPTCHA not in {"after_failures", "always", "never"}:

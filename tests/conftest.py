@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connections
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
@@ -16,6 +17,16 @@ from tests.factories import PASSWORD, SENT_FRAME_TYPES, ApiClient, make_post
 def pytest_collection_modifyitems(items):
     """The `after_all` tests last (a stable sort keeps the others' order)."""
     items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    yield
+    # Django closes the PostgreSQL pool only of the aliases it destroys: the mirror's
+    # (tests/settings.py, "replica") would keep the test database in use.
+    for alias in connections:
+        if "pool" in connections[alias].settings_dict["OPTIONS"]:
+            connections[alias].close_pool()
 
 
 @pytest.fixture(autouse=True)

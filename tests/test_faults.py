@@ -180,21 +180,32 @@ def test_database_down_the_admin_answers_503_too(client, superuser):
     assert_unavailable(response)
 
 
+def reconnect():
+    """Close this thread's connection and, on PostgreSQL, its process's pool: the next query
+    connects with the settings as they are then."""
+    connection.close()
+    if "pool" in connection.settings_dict["OPTIONS"]:
+        connection.close_pool()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_requests_succeed_again_once_the_database_is_back(api, tmp_path):
-    """The same connection, pointed away from its server and back, without a restart."""
+    """The same connection (on PostgreSQL, the same pool settings), pointed away from its server
+    and back, without a restart."""
     settings_dict = connection.settings_dict
     key = "NAME" if connection.vendor == "sqlite" else "PORT"
     gone = str(tmp_path / "no-such-dir" / "db.sqlite3") if key == "NAME" else closed_port()
-    real = settings_dict[key]
-    connection.close()
+    real, real_options = settings_dict[key], settings_dict["OPTIONS"]
+    if "pool" in real_options:  # the pool waits this long for a connection it cannot make
+        settings_dict["OPTIONS"] = {**real_options, "pool": {**real_options["pool"], "timeout": 1}}
+    reconnect()
     settings_dict[key] = gone
     try:
         assert_unavailable(api.get("/get_info", {"email": ALICE}))
         assert_unavailable(api.post("/putPost", {"email": ALICE, "message": "x", "time": "1"}))
     finally:
-        connection.close()
-        settings_dict[key] = real
+        settings_dict[key], settings_dict["OPTIONS"] = real, real_options
+        reconnect()
     assert api.get("/get_info", {"email": ALICE}).json()["status"] == 6001
     response = api.post("/putPost", {"email": ALICE, "message": "back", "time": "2"})
     assert response.json()["status"] == 3001
@@ -217,9 +228,9 @@ def call_wsgi(path, query, token):
     "postgresql" not in connection.settings_dict["ENGINE"],
     reason="SQLite has no server connection that could be dropped",
 )
-def test_a_dropped_persistent_connection_is_replaced_by_the_health_check(api):
+def test_a_dropped_pooled_connection_is_replaced_by_the_health_check(api):
     assert connection.settings_dict["CONN_HEALTH_CHECKS"]
-    assert connection.settings_dict["CONN_MAX_AGE"] > 0
+    assert connection.settings_dict["OPTIONS"]["pool"]
     query = {"email": ALICE}
     assert call_wsgi("/get_info", query, api.token)["status"] == 6001
     with connection.cursor() as cursor:

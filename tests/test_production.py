@@ -168,20 +168,21 @@ def test_replicas_come_from_database_replica_urls():
     code = (
         "import django, json; django.setup(); from django.conf import settings; "
         "print(json.dumps({'replicas': settings.READ_REPLICAS, 'databases': "
-        "{alias: {key: config.get(key) for key in ('HOST', 'NAME', 'CONN_MAX_AGE', "
-        "'CONN_HEALTH_CHECKS')} for alias, config in settings.DATABASES.items()}}))"
+        "{alias: {key: config.get(key) for key in ('HOST', 'NAME', 'CONN_HEALTH_CHECKS', "
+        "'OPTIONS')} for alias, config in settings.DATABASES.items()}}))"
     )
     finished = run_django(
         code,
         DATABASE_URL="postgres://app@primary.internal:5432/socialsite",
         DATABASE_REPLICA_URLS="postgres://app@replica-a.internal:5432/socialsite,"
         "postgres://app@replica-b.internal:5432/socialsite",
-        CONN_MAX_AGE="120",
+        DATABASE_POOL_SIZE="12",
     )
     assert finished.returncode == 0, finished.stderr
     configured = json.loads(finished.stdout)
     assert configured["replicas"] == ["replica1", "replica2"]
-    expected = {"NAME": "socialsite", "CONN_MAX_AGE": 120, "CONN_HEALTH_CHECKS": True}
+    pool = {"min_size": 1, "max_size": 12, "timeout": 5}
+    expected = {"NAME": "socialsite", "CONN_HEALTH_CHECKS": True, "OPTIONS": {"pool": pool}}
     assert configured["databases"] == {
         "default": {"HOST": "primary.internal", **expected},
         "replica1": {"HOST": "replica-a.internal", **expected},
