@@ -2,13 +2,10 @@
 the API with fetch() — the origins in CORS_ALLOWED_ORIGINS can, any other is blocked by the
 browser — and /docs keeps a token typed into "Authorize" out of the browser's storage."""
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from accounts.models import AuthToken
-from tests.browser import NEEDS_CHROMIUM
+from tests.browser import NEEDS_CHROMIUM, serving_page
 from tests.factories import PASSWORD
 
 pytestmark = [
@@ -42,28 +39,11 @@ async function signInAndReadProfile(api, email, password) {
 </body></html>"""
 
 
-class WebAppPage(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(WEB_APP_PAGE)))
-        self.end_headers()
-        self.wfile.write(WEB_APP_PAGE)
-
-    def log_message(self, format, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def web_app_origin():
     """The origin of a second server on another port, serving the web app's page."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), WebAppPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving_page(WEB_APP_PAGE) as origin:
+        yield origin
 
 
 @pytest.fixture
