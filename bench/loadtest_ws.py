@@ -99,9 +99,13 @@ def main():
         flush=True,
     )
     setup_django(url)
-    server = start_server(args, url, log_path, users=max(DEMO_USERS, users_needed))
+    # The seed deactivates a few of its users: some to spare.
+    server = start_server(args, url, log_path, users=max(DEMO_USERS, users_needed * 11 // 10))
     try:
-        accounts = prepare_accounts(demo_users()[:users_needed], args.sockets)
+        emails = demo_users()[:users_needed]
+        if len(emails) < users_needed:
+            sys.exit(f"the seed made {len(emails)} active users, not {users_needed}")
+        accounts = prepare_accounts(emails, args.sockets)
         run = Run(args, accounts, server.pid)
         asyncio.run(run.everything())
     finally:
@@ -154,8 +158,9 @@ def prepare_accounts(emails, sending):
 
 def workers(make_pid):
     """{pid: (resident memory in KiB, CPU seconds so far)} of each gunicorn worker under `make
-    run`'s process `make_pid`: the gunicorn processes whose parent is a gunicorn process too."""
-    parents, commands, cpu = {}, {}, {}
+    run`'s process `make_pid`: the processes running gunicorn's script whose parent (the
+    master) runs it too."""
+    parents, scripts, cpu = {}, {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -165,11 +170,13 @@ def workers(make_pid):
                 # state, the parent pid, … and the user and system CPU times (fields 14, 15).
                 fields = stat.read().rsplit(")", 1)[1].split()
             with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                commands[int(entry)] = cmdline.read()
+                arguments = cmdline.read().split(b"\0")
         except (OSError, IndexError):
             continue  # a process that ended meanwhile
-        parents[int(entry)] = int(fields[1])
-        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        pid = int(entry)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        scripts[pid] = len(arguments) > 1 and arguments[1].endswith(b"gunicorn")
 
     def under_make(pid):
         while pid > 1:
@@ -181,9 +188,7 @@ def workers(make_pid):
     return {
         pid: (read_rss_kib(pid), cpu[pid])
         for pid, parent in parents.items()
-        if b"gunicorn" in commands.get(pid, b"")
-        and b"gunicorn" in commands.get(parent, b"")
-        and under_make(pid)
+        if scripts[pid] and scripts.get(parent) and under_make(pid)
     }
 
 
@@ -232,6 +237,48 @@ class HttpSender:
         return response.status, body, None, (time.perf_counter() - started) * 1000
 
 
+class Deliveries:
+    """The messages sent and the frames that arrived, per socket (one socket per user here)."""
+
+    def __init__(self):
+        # client_id -> {"sender", "recipient", "text", "started", "id" (None until acknowledged)}
+        self.sends = {}
+        self.frames = Counter()  # (socket's email, message id) -> frames received
+        self.latencies_ms = []  # send → the recipient's first frame of the message
+
+    def sent(self, client_id, *, sender, recipient, text):
+        """A send about to start; the returned record takes its "id" once acknowledged."""
+        record = {"sender": sender, "recipient": recipient, "text": text, "id": None}
+        record["started"] = time.perf_counter()
+        self.sends[client_id] = record
+        return record
+
+    def received(self, email, message, arrived):
+        """A `message` frame's data that arrived on `email`'s socket at perf_counter `arrived`."""
+        key = (email, message["id"])
+        self.frames[key] += 1
+        record = self.sends.get(message["client_id"])
+        if record and email == record["recipient"] and self.frames[key] == 1:
+            self.latencies_ms.append((arrived - record["started"]) * 1000)
+
+    def acknowledged(self):
+        return [record for record in self.sends.values() if record["id"] is not None]
+
+    def missing(self):
+        """(socket's email, message id) of each frame an acknowledged message still owes: one to
+        the sender's socket and one to the recipient's."""
+        return [
+            (email, record["id"])
+            for record in self.acknowledged()
+            for email in (record["sender"], record["recipient"])
+            if not self.frames[(email, record["id"])]
+        ]
+
+    def lost_and_duplicated(self):
+        duplicated = sum(count - 1 for count in self.frames.values() if count > 1)
+        return len(self.missing()), duplicated
+
+
 class Run:
     """The sockets, the sends and what arrived."""
 
@@ -241,10 +288,7 @@ class Run:
         self.tag = f"{random.SystemRandom().getrandbits(32):08x}"
         self.prefix = f"ws-load-{self.tag} "
         self.sockets = {}  # email -> its socket
-        # client_id -> {"sender", "recipient", "text", "started", "id" (None until acknowledged)}
-        self.sends = {}
-        self.frames = Counter()  # (socket's email, message id) -> frames received
-        self.latencies_ms = []  # the recipients' frames
+        self.deliveries = Deliveries()
         self.send_ms = []
         self.failures = Counter()
         self.examples = []
@@ -295,11 +339,7 @@ class Run:
                 frame = json.loads(raw)
                 if frame.get("type") != "message":
                     continue
-                message = frame["data"]
-                self.frames[(email, message["id"])] += 1
-                sent = self.sends.get(message["client_id"])
-                if sent and email == sent["recipient"] and self.frames[(email, message["id"])] == 1:
-                    self.latencies_ms.append((arrived - sent["started"]) * 1000)
+                self.deliveries.received(email, frame["data"], arrived)
         except websockets.ConnectionClosed as closed:
             if closed.rcvd is None or closed.rcvd.code != 1000:
                 self.closed[closed.rcvd.code if closed.rcvd else "no close frame"] += 1
@@ -315,15 +355,13 @@ class Run:
         started = time.perf_counter()
         for number in range(total):
             await asyncio.sleep(max(0.0, started + number / self.args.rate - time.perf_counter()))
-            pair, turn = divmod(number, pairs)[1], number // pairs
+            turn, pair = divmod(number, pairs)
             one, other = accounts[2 * pair], accounts[2 * pair + 1]
             (sender, token), (recipient, _) = (one, other) if turn % 2 == 0 else (other, one)
             client_id = f"{self.tag}-{number}"
             text = f"{self.prefix}{number}"
             params = {"email": sender, "femail": recipient, "msg": text, "client_id": client_id}
-            sent = {"sender": sender, "recipient": recipient, "text": text, "id": None}
-            sent["started"] = time.perf_counter()
-            self.sends[client_id] = sent
+            sent = self.deliveries.sent(client_id, sender=sender, recipient=recipient, text=text)
             future = loop.run_in_executor(sender_pool.pool, sender_pool.send, token, params)
             pending.append(asyncio.ensure_future(self.acknowledge(sent, future)))
         await asyncio.gather(*pending)
@@ -347,18 +385,9 @@ class Run:
         if len(self.examples) < 5:
             self.examples.append(example)
 
-    def missing_frames(self):
-        return [
-            (email, sent["id"])
-            for sent in self.sends.values()
-            if sent["id"] is not None
-            for email in (sent["sender"], sent["recipient"])
-            if not self.frames[(email, sent["id"])]
-        ]
-
     async def drain(self):
         deadline = time.monotonic() + DRAIN_SECONDS
-        while self.missing_frames() and time.monotonic() < deadline:
+        while self.deliveries.missing() and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
 
     async def hold_idle(self):
@@ -371,6 +400,9 @@ class Run:
             *(self.pong(ws) for ws in self.sockets.values()), return_exceptions=True
         )
         self.idle_held = sum(answer is True for answer in answers)
+        for answer in answers:
+            if answer is not True:
+                self.fail("idle socket without a pong", repr(answer))
 
     @staticmethod
     async def pong(ws):
@@ -381,7 +413,7 @@ class Run:
         return True
 
     def acknowledged_texts(self):
-        return {sent["text"]: sent["id"] for sent in self.sends.values()}
+        return {sent["text"]: sent["id"] for sent in self.deliveries.sends.values()}
 
     def problems(self):
         problems = [f"{kind}: {count}" for kind, count in self.failures.items()]
@@ -389,21 +421,17 @@ class Run:
             problems.append("e.g. " + " | ".join(self.examples))
         if self.closed:
             problems.append(f"sockets closed during the run, by close code: {dict(self.closed)}")
-        lost, duplicated = self.lost_and_duplicated()
+        lost, duplicated = self.deliveries.lost_and_duplicated()
         if lost or duplicated:
             problems.append(f"frames lost: {lost}, duplicated: {duplicated}")
         if self.args.idle and self.idle_held != self.args.idle:
             problems.append(f"{self.idle_held} of {self.args.idle} idle sockets answered a ping")
         return problems
 
-    def lost_and_duplicated(self):
-        duplicated = sum(count - 1 for count in self.frames.values() if count > 1)
-        return len(self.missing_frames()), duplicated
-
     def figures(self, database, layer):
-        acknowledged = sum(sent["id"] is not None for sent in self.sends.values())
-        lost, duplicated = self.lost_and_duplicated()
-        latencies = self.latencies_ms or [float("nan")]
+        acknowledged = len(self.deliveries.acknowledged())
+        lost, duplicated = self.deliveries.lost_and_duplicated()
+        latencies = self.deliveries.latencies_ms or [float("nan")]
         figures = {
             "sockets": len(self.accounts[: self.args.sockets]),
             "seconds": round(self.sending_seconds, 1),
