@@ -9,14 +9,28 @@ before the request reaches Django."""
 import json
 import os
 
+import uvicorn_worker
 from gunicorn import util
 
 SERVER = os.environ.get("SERVER", "asgi")
 if SERVER not in {"asgi", "wsgi"}:
     raise SystemExit(f"SERVER must be asgi or wsgi, not {SERVER!r}")
+# API.md: a WebSocket frame over 16 KiB closes the socket with 1009. The consumer checks it
+# (accounts/consumers.py, MAX_FRAME_BYTES); uvicorn, told the same, never buffers more (its own
+# default is 16 MiB a frame, on every socket).
+WEBSOCKET_MAX_FRAME_BYTES = 16 * 1024
+
+
+class UvicornWorker(uvicorn_worker.UvicornWorker):
+    CONFIG_KWARGS = {
+        **uvicorn_worker.UvicornWorker.CONFIG_KWARGS,
+        "ws_max_size": WEBSOCKET_MAX_FRAME_BYTES,
+    }
+
+
 if SERVER == "asgi":
     wsgi_app = "socialsite.asgi:application"
-    worker_class = "uvicorn_worker.UvicornWorker"
+    worker_class = "socialsite.gunicorn_config.UvicornWorker"
     # Seconds an idle keep-alive connection stays open (uvicorn's timeout_keep_alive; gunicorn's
     # default of 2 s would close the connections of clients that pause, and a client sending on
     # one just as it closes gets no answer). Above a reverse proxy's own (nginx's upstream

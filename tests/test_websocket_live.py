@@ -98,3 +98,34 @@ def test_a_deactivation_closes_4402(user, live):
         assert await closed_code(ws, within=2) == 4402
 
     asyncio.run(scenario())
+
+
+def test_the_server_reads_no_frame_over_16_kib(user, live):
+    """uvicorn itself refuses a larger frame (its default would buffer 16 MiB on every socket);
+    one of exactly 16 KiB reaches the consumer, which answers it."""
+    from accounts.consumers import MAX_FRAME_BYTES
+    from socialsite.gunicorn_config import WEBSOCKET_MAX_FRAME_BYTES
+
+    assert WEBSOCKET_MAX_FRAME_BYTES == MAX_FRAME_BYTES == 16 * 1024
+    token = login(live, ALICE)
+
+    async def scenario():
+        ws = await websockets.connect(
+            f"ws://127.0.0.1:{live}/ws",
+            additional_headers={"Authorization": f"Bearer {token}"},
+            compression=None,  # the frame's size on the wire is its size
+        )
+        assert json.loads(await ws.recv())["type"] == "ready"
+        await ws.send("x" * MAX_FRAME_BYTES)
+        assert json.loads(await ws.recv())["type"] == "error"
+        await ws.send("x" * (MAX_FRAME_BYTES + 1))
+        async with asyncio.timeout(2):
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+        # uvicorn's own close (the consumer's has no reason): the frame was never buffered whole.
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+            1009,
+            f"frame with {MAX_FRAME_BYTES + 1} bytes exceeds limit of {MAX_FRAME_BYTES} bytes",
+        )
+
+    asyncio.run(scenario())
