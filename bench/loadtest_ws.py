@@ -81,6 +81,8 @@ def main():
     args = parser.parse_args()
     if args.sockets < 2 or args.sockets % 2 or args.rate <= 0 or args.seconds <= 0:
         parser.error("--sockets an even number ≥ 2, --rate and --seconds > 0")
+    if args.rate > args.sockets:  # each sender then sends at most once a second
+        parser.error("/send_msg takes 20 messages per sender in 10 s: --rate at most --sockets")
     if args.idle and args.idle < args.sockets:
         parser.error("--idle counts every socket held: at least --sockets")
     raise_file_limit(max(args.sockets, args.idle))

@@ -17,7 +17,9 @@ if SERVER not in {"asgi", "wsgi"}:
     raise SystemExit(f"SERVER must be asgi or wsgi, not {SERVER!r}")
 # API.md: a WebSocket frame over 16 KiB closes the socket with 1009. The consumer checks it
 # (accounts/consumers.py, MAX_FRAME_BYTES); uvicorn, told the same, never buffers more (its own
-# default is 16 MiB a frame, on every socket).
+# default is 16 MiB a frame, on every socket). No permessage-deflate: the frames are a few hundred
+# bytes of JSON, and its zlib state took half of a socket's memory (README.md, "WebSocket load
+# test": 83 KiB a socket with it, 44 KiB without, 2,000 idle sockets).
 WEBSOCKET_MAX_FRAME_BYTES = 16 * 1024
 
 
@@ -25,6 +27,7 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):
     CONFIG_KWARGS = {
         **uvicorn_worker.UvicornWorker.CONFIG_KWARGS,
         "ws_max_size": WEBSOCKET_MAX_FRAME_BYTES,
+        "ws_per_message_deflate": False,
     }
 
 

@@ -102,7 +102,7 @@ def test_a_deactivation_closes_4402(user, live):
 
 def test_the_server_reads_no_frame_over_16_kib(user, live):
     """uvicorn itself refuses a larger frame (its default would buffer 16 MiB on every socket);
-    one of exactly 16 KiB reaches the consumer, which answers it."""
+    one of exactly 16 KiB reaches the consumer, which answers it. No compression is agreed."""
     from accounts.consumers import MAX_FRAME_BYTES
     from socialsite.gunicorn_config import WEBSOCKET_MAX_FRAME_BYTES
 
@@ -113,8 +113,9 @@ def test_the_server_reads_no_frame_over_16_kib(user, live):
         ws = await websockets.connect(
             f"ws://127.0.0.1:{live}/ws",
             additional_headers={"Authorization": f"Bearer {token}"},
-            compression=None,  # the frame's size on the wire is its size
         )
+        # The client offered permessage-deflate (its default); the server declines it.
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
         assert json.loads(await ws.recv())["type"] == "ready"
         await ws.send("x" * MAX_FRAME_BYTES)
         assert json.loads(await ws.recv())["type"] == "error"
