@@ -306,10 +306,12 @@ class Run:
         await self.open_sockets(sending)
         self.open_seconds = time.monotonic() - started
         self.rss["held"] = workers(self.make_pid)
+        self.client_cpu = [cpu_seconds_of_this_process()]
         readers = [asyncio.create_task(self.read(email, ws)) for email, ws in self.sockets.items()]
         await self.send_messages(sending)
         await self.drain()
         self.rss["sent"] = workers(self.make_pid)
+        self.client_cpu.append(cpu_seconds_of_this_process())
         if self.args.idle:
             await self.hold_idle()
         for ws in self.sockets.values():
@@ -455,6 +457,10 @@ class Run:
             "server_cpu_ms_per_message": cpu_ms_per_message(
                 self.rss["held"], self.rss["sent"], acknowledged
             ),
+            # The load's own share of the machine: its sockets and HTTP clients.
+            "client_cpu_ms_per_message": round(
+                (self.client_cpu[1] - self.client_cpu[0]) * 1000 / max(acknowledged, 1), 2
+            ),
             "open_seconds": round(self.open_seconds, 1),
             "workers": self.args.workers,
             "database": database,
@@ -469,6 +475,11 @@ class Run:
                 "worker_rss_mib": [round(rss / 1024, 1) for rss, _ in self.rss["idle"].values()],
             }
         return figures
+
+
+def cpu_seconds_of_this_process():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def per_socket(before, after, sockets):
@@ -512,7 +523,8 @@ def print_report(run, figures):
     print(
         f"\nframes lost: {figures['lost']}, duplicated: {figures['duplicated']}; server memory "
         f"{figures['rss_per_socket_kib']} KiB per socket ({figures['workers']} workers); "
-        f"the workers' CPU {figures['server_cpu_ms_per_message']} ms per message"
+        f"CPU per message: the workers' {figures['server_cpu_ms_per_message']} ms, "
+        f"this load's {figures['client_cpu_ms_per_message']} ms"
     )
     if "idle" in figures:
         idle = figures["idle"]

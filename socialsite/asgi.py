@@ -5,18 +5,44 @@ app), any other WebSocket path is refused (HTTP 403)."""
 import asyncio
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from asgiref.sync import sync_to_async
+from django.core.handlers import base
+from django.core.handlers.asgi import ASGIHandler
+from django.http import FileResponse
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialsite.settings")
-
 # Django first: it sets the apps up before the consumer's module (and its models) is imported.
-django_application = get_asgi_application()
+django.setup(set_prefix=False)
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
 from socialsite.api import refused_unread  # noqa: E402
+
+
+class DjangoInOneThread(ASGIHandler):
+    """Django's ASGI handler, its middleware stack loaded sync and run with the view in one
+    thread. Django's own async stack would call each hook of a MiddlewareMixin (Django's
+    security, session, common, CSRF, auth, messages and clickjacking middleware) through a
+    sync_to_async of its own: about a dozen thread crossings a request, for views that are all
+    sync. Here a request crosses three times: request_started, the response, its close."""
+
+    def __init__(self):
+        base.BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+
+    async def run_get_response(self, request):
+        response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        response._handler_class = self.__class__
+        if isinstance(response, FileResponse):
+            # ASGIHandler's: the server chunks the body itself.
+            response.block_size = self.chunk_size
+        return response
+
+
+django_application = DjangoInOneThread()
 
 WEBSOCKET_PATH = "/ws"
 

@@ -1,36 +1,18 @@
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
-from whitenoise.middleware import WhiteNoiseMiddleware
-
 from socialsite import errors
 from socialsite.api import error_response, exception_response
 from socialsite.errors import ApiError
 
 
-class SyncAndAsync:
-    """A middleware that runs in whichever mode Django calls it (Django's "Asynchronous support"):
-    under ASGI every middleware of the stack is async, so that a request crosses to a thread once,
-    for its (sync) view. A subclass defines `before(request)` (None, or an early response) and
-    `after(request, response)` (the response), both sync and quick: no I/O."""
-
-    sync_capable = True
-    async_capable = True
+class BeforeAndAfter:
+    """A middleware in two sync hooks, quick and without I/O: `before(request)` (None, or an
+    early response) and `after(request, response)` (the response). Under ASGI too the stack runs
+    sync, in the view's thread (socialsite/asgi.py, DjangoInOneThread)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
 
     def __call__(self, request):
-        if self.async_mode:
-            return self.__acall__(request)
         return self.before(request) or self.after(request, self.get_response(request))
-
-    async def __acall__(self, request):
-        early = self.before(request)
-        if early is not None:
-            return early
-        return self.after(request, await self.get_response(request))
 
     def before(self, request):
         return None
@@ -39,7 +21,7 @@ class SyncAndAsync:
         return response
 
 
-class BearerTokenMiddleware(SyncAndAsync):
+class BearerTokenMiddleware(BeforeAndAfter):
     """Reads `Authorization: Bearer <token>` into `request.bearer_token`: the key, or None. The
     `@api` decorator looks the key up and decides (9401, 9402), inside the view, so that even
     the token's query failing (the database gone) ends as the JSON envelope."""
@@ -64,7 +46,7 @@ def is_api_path(path):
     return not path.startswith(("/admin/", "/static/"))
 
 
-class JsonErrorMiddleware(SyncAndAsync):
+class JsonErrorMiddleware(BeforeAndAfter):
     """Outermost: exceptions from views and middleware (through `exception_response`), and the
     HTML pages Django would otherwise render for 404/500 (DEBUG's technical pages included),
     leave an API path as the JSON envelope."""
@@ -83,28 +65,3 @@ class JsonErrorMiddleware(SyncAndAsync):
         if not is_api_path(request.path):
             return None
         return exception_response(request, exception)
-
-
-class StaticFilesMiddleware(SyncAndAsync, WhiteNoiseMiddleware):
-    """WhiteNoise (the static files of the admin and /docs), which is sync only, made async
-    capable, so that it does not split the ASGI stack in two thread crossings. Its look-up is a
-    dict's (or, with WHITENOISE_AUTOREFRESH in tests, a search of the finders: then in a
-    thread); serving returns a file response that Django's handler streams."""
-
-    def __init__(self, get_response):
-        WhiteNoiseMiddleware.__init__(self, get_response)
-        SyncAndAsync.__init__(self, get_response)
-
-    def __call__(self, request):
-        if self.async_mode:
-            return self.__acall__(request)
-        return WhiteNoiseMiddleware.__call__(self, request)
-
-    async def __acall__(self, request):
-        if self.autorefresh:
-            static_file = await sync_to_async(self.find_file)(request.path_info)
-        else:
-            static_file = self.files.get(request.path_info)
-        if static_file is not None:
-            return self.serve(static_file, request)
-        return await self.get_response(request)

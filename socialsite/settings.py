@@ -68,7 +68,7 @@ MIDDLEWARE = [
     # Every error the stack below produces leaves as the JSON envelope.
     "socialsite.middleware.JsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "socialsite.middleware.StaticFilesMiddleware",  # WhiteNoise, async capable
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
