@@ -11,6 +11,7 @@ import logging
 import time
 from urllib.parse import urlsplit
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -191,6 +192,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return False
         self.checked_at = time.monotonic()
         return True
+
+    async def dispatch(self, message):
+        # channels' own first closes stale database connections, in a thread crossing of its
+        # own, for every frame in or out; this consumer reaches the database only through
+        # database_sync_to_async, which closes them itself around its work.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # Channel-layer events (socialsite.realtime).
 

@@ -6,7 +6,7 @@ The whole path over a real socket to a live server is tests/test_websocket_live.
 import time
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
@@ -364,6 +364,28 @@ class TestPushes:
                 await communicator.disconnect()
 
         run(scenario)
+
+    def test_a_push_is_forwarded_without_a_thread_crossing(self, token, user, monkeypatch):
+        """channels' dispatch would close stale database connections in a thread first, for
+        every frame; the consumer's own does not (its token checks close them themselves)."""
+        frame = {"type": "notice", "data": {"id": 1}}
+        crossings = []
+        original = SyncToAsync.thread_handler
+
+        def counted(self, *args, **kwargs):
+            crossings.append(getattr(self.func, "__name__", repr(self.func)))
+            return original(self, *args, **kwargs)
+
+        async def scenario():
+            communicator = await open_socket(token)
+            monkeypatch.setattr(SyncToAsync, "thread_handler", counted)
+            await http(realtime.send_now, [user.pk], frame)
+            assert await communicator.receive_json_from() == frame
+            monkeypatch.undo()
+            await communicator.disconnect()
+
+        run(scenario)
+        assert crossings == ["send_now"]  # the test's own call
 
     def test_a_socket_rechecks_an_old_check_before_it_forwards(self, token, user, monkeypatch):
         """A revocation whose event was lost (the layer down at the time) still stops frames."""
