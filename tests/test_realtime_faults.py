@@ -79,14 +79,17 @@ class Device:
         self.ws = None
         self.reader = None
 
+    def handshake(self):
+        return websockets.connect(
+            f"ws://127.0.0.1:{self.port}/ws",
+            additional_headers={"Authorization": f"Bearer {self.token}"},
+            open_timeout=2,
+        )
+
     async def open(self):
         """One handshake: the socket once `ready` arrives, else None (refused, or closed)."""
         try:
-            ws = await websockets.connect(
-                f"ws://127.0.0.1:{self.port}/ws",
-                additional_headers={"Authorization": f"Bearer {self.token}"},
-                open_timeout=2,
-            )
+            ws = await self.handshake()
         except (OSError, TimeoutError, websockets.InvalidHandshake):
             return None
         try:
@@ -312,7 +315,10 @@ def test_the_channel_layer_stopped_mid_run_loses_nothing_acknowledged(layer, sit
         (answer, seconds) = await asyncio.to_thread(healthz, port)
         assert answer == LAYER_DOWN
         assert seconds < realtime.SEND_TIMEOUT_SECONDS
-        assert await devices[0][0].open() is None  # no socket without the layer
+        with pytest.raises(websockets.InvalidStatus) as refused:  # no socket without the layer
+            await devices[0][0].handshake()
+        assert refused.value.response.status_code == 503
+        assert json.loads(refused.value.response.body) == {"status": 9503, "msg": "服务暂不可用"}
         await conversations.flow(since=stopped, count=1)
 
         await asyncio.to_thread(layer.start)

@@ -642,3 +642,29 @@ def test_the_channel_layer_down_leaves_http_working(user, settings, caplog):
         "channels": "error",
     }
     assert "A revocation was not pushed" in caplog.text
+
+
+def test_a_handshake_without_a_channel_layer_is_refused(token, settings, caplog):
+    """No channel for the socket (the layer down): refused, not an exception out of the app
+    (uvicorn's empty 500); on uvicorn, which has the denial extension, with 503 and 9503
+    (tests/test_realtime_faults.py)."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "socialsite.channel_layer.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},  # nothing listens there
+        }
+    }
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+    async def scenario():
+        communicator = socket(token)
+        connected, _ = await communicator.connect()
+        assert not connected
+
+    try:
+        run(scenario)
+    finally:
+        channel_layers.backends.clear()
+    assert "A WebSocket handshake was refused with 503" in caplog.text
