@@ -26,7 +26,7 @@ NOT_LOGGED_IN = 4401
 DEACTIVATED = 4402
 POLICY_VIOLATION = 1008  # more than MAX_FRAMES_PER_SECOND
 MESSAGE_TOO_BIG = 1009  # a frame over MAX_FRAME_BYTES
-TRY_AGAIN_LATER = 1013  # the database or the channel layer did not answer
+TRY_AGAIN_LATER = 1013  # the database or the channel layer did not answer, or broke
 
 AUTH_TIMEOUT_SECONDS = 10
 MAX_FRAME_BYTES = 16 * 1024
@@ -209,6 +209,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         if await self.still_authorized():
             await self.send_json(event["frame"])
+
+    async def layer_lost(self, event):
+        # socialsite.channel_layer: this worker's subscriptions broke, and what was pushed
+        # meanwhile never arrived. Closed, the client reconnects once the layer answers and
+        # asks the HTTP lists for what it missed (API.md, "Delivery").
+        await self.shut(TRY_AGAIN_LATER)
 
     async def revoked(self, event):
         if self.closing or self.user_id is None:

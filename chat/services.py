@@ -15,6 +15,7 @@ from chat import errors, queries
 from chat.forms import SendForm
 from chat.models import Conversation, Message, MessageReport, Participant, ordered_pair
 from chat.serializers import message_json
+from friends.models import Block
 from socialsite import ratelimit, realtime
 from socialsite.api import validate
 from socialsite.errors import ApiError
@@ -87,6 +88,19 @@ def send_message(sender, recipient, *, text, client_id=None):
         if stored:
             return stored[0]
         raise ApiError(errors.NO_SUCH_PEER) from None
+    return message
+
+
+def resend_stored(sender, message, recipient):
+    """The answer to a retried send (a client_id `sender` used before): the stored `message`,
+    pushed again to both users. Its first push may never have gone out (the worker killed between
+    the commit and the push, the client left without an answer): the peer's open sockets would
+    then never see it, and would skip it when they catch up from the newest id they have
+    (API.md, "Delivery"). A socket that has it drops it by id. Not pushed when it would not be
+    now: hidden by a moderator, or the two users blocked."""
+    if not message.is_hidden and not Block.objects.between(sender, recipient).exists():
+        frame = {"type": "message", "data": message_json(message, sender, recipient)}
+        realtime.push([sender.pk, recipient.pk], frame)
     return message
 
 

@@ -34,7 +34,8 @@ def send_msg(request, params):
     # A retry must never fail: a repeated client_id answers before any other check.
     stored = queries.stored_by_client_id(caller, params.get("client_id"))
     if stored:
-        return sent(stored[0], caller, stored[1])
+        message, peer = stored
+        return sent(services.resend_stored(caller, message, peer), caller, peer)
     services.SEND_LIMIT.check(caller.pk)
     email, femail = params.require("email", "femail", missing=errors.MISSING_PARAMS)
     text = require_text(params.get("msg"))

@@ -1,8 +1,11 @@
 """The ASGI application (`make run`: gunicorn with uvicorn workers): HTTP goes to Django, the
 WebSocket /ws to the one consumer the WEBSOCKET_CONSUMER setting names (socialsite/ imports no
-app), any other WebSocket path is refused (HTTP 403)."""
+app), any other WebSocket path is refused (HTTP 403), and a /ws handshake that cannot be set up
+(the channel layer down) gets 503."""
 
 import asyncio
+import json
+import logging
 import os
 
 import django
@@ -20,6 +23,9 @@ from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
 from socialsite.api import refused_unread  # noqa: E402
+from socialsite.errors import UNAVAILABLE  # noqa: E402
+
+logger = logging.getLogger("socialsite.realtime")
 
 
 class DjangoInOneThread(ASGIHandler):
@@ -95,6 +101,8 @@ def empty_body(receive):
 
 
 def websocket_router(consumer):
+    consumer = guarded(consumer)
+
     async def route(scope, receive, send):
         if scope["path"] == WEBSOCKET_PATH:
             await consumer(scope, receive, send)
@@ -104,6 +112,53 @@ def websocket_router(consumer):
         await send({"type": "websocket.close"})
 
     return route
+
+
+def guarded(consumer):
+    """The consumer, except that a failure before the handshake is answered (the channel layer
+    down: no channel for the socket) refuses the handshake with 503 and the 9503 envelope, which
+    the client retries, instead of uvicorn's empty 500 and a traceback for every attempt."""
+
+    async def application(scope, receive, send):
+        connected = answered = False
+
+        async def receive_tracked():
+            nonlocal connected
+            message = await receive()
+            connected = True
+            return message
+
+        async def send_tracked(message):
+            nonlocal answered
+            answered = True
+            await send(message)
+
+        try:
+            await consumer(scope, receive_tracked, send_tracked)
+        except Exception as exc:
+            if answered:
+                raise
+            logger.warning("A WebSocket handshake was refused with 503: %r", exc)
+            if not connected:
+                await receive()  # websocket.connect
+            await refuse_unavailable(scope, send)
+
+    return application
+
+
+async def refuse_unavailable(scope, send):
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close"})  # a server without the extension: 403
+        return
+    body = json.dumps({"status": UNAVAILABLE.status, "msg": UNAVAILABLE.msg}, ensure_ascii=False)
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": UNAVAILABLE.http_status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": body.encode()})
 
 
 application = ProtocolTypeRouter(

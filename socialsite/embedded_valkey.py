@@ -40,35 +40,76 @@ def answers(path):
         return False
 
 
+class Server:
+    """A private Valkey on the unix socket `socket_path` (no TCP port, no persistence) that can be
+    stopped and started again at the same address: the fault tests take the channel layer away
+    from a running site and give it back (tests/test_realtime_faults.py)."""
+
+    def __init__(self, socket_path):
+        self.path = Path(socket_path).resolve()
+        self.url = f"unix://{self.path}"
+        self.process = None
+
+    def start(self):
+        """Start the server; returns once it answers PING."""
+        if self.process is not None:
+            raise RuntimeError(f"the server on {self.path} is already running")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if answers(self.path):
+            raise RuntimeError(
+                f"a server already answers on {self.path}: is another `make run` running?"
+            )
+        self.path.unlink(missing_ok=True)
+        command = [binary(), "--port", "0", "--unixsocket", str(self.path)]
+        command += ["--unixsocketperm", "700", "--save", "", "--appendonly", "no"]
+        command += [
+            "--dir",
+            str(self.path.parent),
+            "--loglevel",
+            "warning",
+            "--maxclients",
+            "20000",
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not answers(self.path):
+            failure = None
+            if self.process.poll() is not None:
+                failure = f"valkey-server exited with {self.process.returncode}"
+            elif time.monotonic() > deadline:
+                failure = f"valkey-server did not answer within {STARTUP_SECONDS} s"
+            if failure:
+                self.stop()
+                raise RuntimeError(failure)
+            time.sleep(0.02)
+
+    def stop(self):
+        """Stop the server (its clients' connections close) and remove its socket; nothing is
+        kept: a restarted server starts empty."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
 @contextlib.contextmanager
 def running(socket_path):
     """Start Valkey on `socket_path` (no TCP port, no persistence); yields its URL, stops it."""
-    path = Path(socket_path).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if answers(path):
-        raise RuntimeError(f"a server already answers on {path}: is another `make run` running?")
-    path.unlink(missing_ok=True)
-    command = [binary(), "--port", "0", "--unixsocket", str(path), "--unixsocketperm", "700"]
-    command += ["--save", "", "--appendonly", "no", "--dir", str(path.parent)]
-    command += ["--loglevel", "warning", "--maxclients", "20000"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not answers(path):
-            if process.poll() is not None:
-                raise RuntimeError(f"valkey-server exited with {process.returncode}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"valkey-server did not answer within {STARTUP_SECONDS} s")
-            time.sleep(0.02)
-        yield f"unix://{path}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        path.unlink(missing_ok=True)
+    with Server(socket_path) as server:
+        yield server.url
 
 
 def run(command, socket_path):

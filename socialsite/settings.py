@@ -151,12 +151,13 @@ DATABASE_ROUTERS = ["socialsite.replicas.ReplicaRouter"]
 # rediss://…, or unix:///path/to/socket; `make run` starts a private Valkey on var/valkey.sock).
 # Without it, in memory: one process only, which is what the unit tests use. The publish/subscribe
 # layer: its group sends cost one PUBLISH, where RedisChannelLayer's cost a round of commands per
-# member (docs/ARCHITECTURE.md, "Real time", has the measurement).
+# member (docs/ARCHITECTURE.md, "Real time", has the measurement); socialsite's own subclass
+# closes the sockets of a worker whose connection to it broke, so that their clients catch up.
 CHANNEL_LAYER_URL = env.str("CHANNEL_LAYER_URL", default="")
 if CHANNEL_LAYER_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "socialsite.channel_layer.RedisPubSubChannelLayer",
             # The prefix of its channel names, so that several sites (or test runs) can share
             # one Redis.
             "CONFIG": {

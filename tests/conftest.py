@@ -175,7 +175,7 @@ def real_channel_layer(settings, real_channel_layer_url):
     prefix = f"test{uuid.uuid4().hex[:12]}"
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "socialsite.channel_layer.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [real_channel_layer_url], "prefix": prefix},
         }
     }

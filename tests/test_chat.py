@@ -701,14 +701,31 @@ class TestPushes:
         assert sockets(BOB) == [{"type": "message", "data": data}]
         assert sockets(CAROL) == []
 
-    def test_a_repeated_client_id_pushes_nothing_again(
+    def test_a_repeated_client_id_pushes_the_stored_message_again(
         self, api, friends, sockets, django_capture_on_commit_callbacks
     ):
+        """The first push may never have gone out (its worker killed after the commit): the
+        retry's makes sure the peer's open sockets see it; a socket drops a duplicate by id."""
         with django_capture_on_commit_callbacks(execute=True):
-            sent_message(api, client_id="once")
+            data = sent_message(api, "一次", client_id="once")
         sockets(ALICE), sockets(BOB)
         with django_capture_on_commit_callbacks(execute=True):
-            sent_message(api, client_id="once")
+            assert sent_message(api, "二次", client_id="once") == data
+        assert sockets(ALICE) == sockets(BOB) == [{"type": "message", "data": data}]
+        assert sockets(CAROL) == []
+
+    def test_a_retry_pushes_no_hidden_message_nor_one_across_a_block(
+        self, api, user, bob, friends, sockets, django_capture_on_commit_callbacks
+    ):
+        hidden = sent_message(api, client_id="hidden")
+        Message.objects.filter(pk=hidden["id"]).update(is_hidden=True)
+        sent_message(api, client_id="blocked")
+        sockets(ALICE), sockets(BOB)
+        with django_capture_on_commit_callbacks(execute=True):
+            sent_message(api, client_id="hidden")
+        block(bob, user)
+        with django_capture_on_commit_callbacks(execute=True):
+            sent_message(api, client_id="blocked")
         assert sockets(ALICE) == sockets(BOB) == []
 
     def test_read_names_the_other_party_on_each_side(

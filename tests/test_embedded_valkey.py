@@ -2,6 +2,7 @@
 Valkey on a unix socket for as long as the wrapped command runs, keeping nothing on disk."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -64,3 +65,31 @@ def test_a_second_server_on_a_socket_in_use_is_refused(tmp_path):
         with pytest.raises(RuntimeError, match="already answers"), second:
             pass
         assert embedded_valkey.answers(socket_path)
+
+
+def command(socket_path, line):
+    """One inline command to the server on `socket_path`; its reply's first line."""
+    with socket.socket(socket.AF_UNIX) as connection:
+        connection.settimeout(2)
+        connection.connect(str(socket_path))
+        connection.sendall(line.encode() + b"\r\n")
+        return connection.recv(64).split(b"\r\n")[0]
+
+
+def test_a_server_stopped_and_started_again_answers_at_the_same_address_empty(tmp_path):
+    """The fault tests take the channel layer away from a running site and give it back."""
+    socket_path = tmp_path / "v.sock"
+    with embedded_valkey.Server(socket_path) as server:
+        assert server.url == f"unix://{socket_path}"
+        assert command(socket_path, "SET kept before") == b"+OK"
+        server.stop()
+        assert not embedded_valkey.answers(socket_path)
+        assert not socket_path.exists()
+        server.stop()  # stopping a stopped server changes nothing
+        server.start()
+        assert embedded_valkey.answers(socket_path)
+        assert command(socket_path, "GET kept") == b"$-1"  # nothing kept across the restart
+        with pytest.raises(RuntimeError, match="already running"):
+            server.start()
+    assert not embedded_valkey.answers(socket_path)
+    assert not socket_path.exists()

@@ -7,12 +7,13 @@ import time
 
 import pytest
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from accounts import consumers
 from accounts.models import AuthToken
-from socialsite import realtime
+from socialsite import channel_layer, realtime
 from socialsite.asgi import application
 from tests.factories import NEW_PASSWORD, PASSWORD, ApiClient, sent_code
 
@@ -438,6 +439,18 @@ class TestPushes:
 
         run(scenario)
 
+    def test_a_broken_layer_connection_closes_the_socket_1013(self, token, user):
+        """socialsite.channel_layer tells every channel of a broken connection (LOST): what was
+        pushed meanwhile never arrived, so the socket closes and its client catches up."""
+
+        async def scenario():
+            communicator = await open_socket(token)
+            layer = get_channel_layer()
+            await layer.group_send(realtime.user_group(user.pk), channel_layer.LOST)
+            await closed_with(communicator, consumers.TRY_AGAIN_LATER)
+
+        run(scenario)
+
 
 class TestRevocationClosesSockets:
     """Every path that revokes tokens closes their sockets within 2 s (API.md, "Authentication")."""
@@ -627,7 +640,7 @@ def test_the_channel_layer_down_leaves_http_working(user, settings, caplog):
     """A push to a layer that cannot be reached is logged; the request's answer is unchanged."""
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "socialsite.channel_layer.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},  # nothing listens there
         }
     }
@@ -651,3 +664,29 @@ def test_the_channel_layer_down_leaves_http_working(user, settings, caplog):
         "channels": "error",
     }
     assert "A revocation was not pushed" in caplog.text
+
+
+def test_a_handshake_without_a_channel_layer_is_refused(token, settings, caplog):
+    """No channel for the socket (the layer down): refused, not an exception out of the app
+    (uvicorn's empty 500); on uvicorn, which has the denial extension, with 503 and 9503
+    (tests/test_realtime_faults.py)."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "socialsite.channel_layer.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},  # nothing listens there
+        }
+    }
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+    async def scenario():
+        communicator = socket(token)
+        connected, _ = await communicator.connect()
+        assert not connected
+
+    try:
+        run(scenario)
+    finally:
+        channel_layers.backends.clear()
+    assert "A WebSocket handshake was refused with 503" in caplog.text
