@@ -11,6 +11,7 @@ from django.utils.crypto import salted_hmac
 
 from accounts import extensions
 from socialsite import realtime
+from socialsite.orm import one_or_none
 
 
 def normalize_email(email):
@@ -165,7 +166,7 @@ class AuthTokenManager(models.Manager.from_queryset(AuthTokenQuerySet)):
         return key
 
     def find(self, key):
-        return self.select_related("user").filter(key_hash=hash_secret(key)).first()
+        return one_or_none(self.select_related("user").filter(key_hash=hash_secret(key)))
 
 
 class AuthToken(models.Model):

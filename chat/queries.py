@@ -13,6 +13,7 @@ from chat.models import Message, Participant
 from friends.models import Block, Friendship
 from socialsite.api import Page
 from socialsite.errors import ApiError
+from socialsite.orm import one_or_none
 
 # What message_json reads: loading only these keeps a page cheap.
 MESSAGE_FIELDS = ("id", "sender_id", "text", "created_at", "client_id", "recalled_at")
@@ -20,7 +21,7 @@ MESSAGE_FIELDS = ("id", "sender_id", "text", "created_at", "client_id", "recalle
 
 def peer_named_by(email):
     """The active user with `email`: the other party of a conversation; 8002 otherwise."""
-    peer = User.objects.active().with_email(email).first()
+    peer = one_or_none(User.objects.active().with_email(email))
     if peer is None:
         raise ApiError(errors.NO_SUCH_PEER)
     return peer
@@ -42,10 +43,10 @@ def stored_by_client_id(sender, client_id):
     to a retried send."""
     if not client_id or len(client_id) > Message._meta.get_field("client_id").max_length:
         return None
-    message = (
-        Message.objects.filter(sender=sender, client_id=client_id)
-        .select_related("conversation__user_a", "conversation__user_b")
-        .first()
+    message = one_or_none(
+        Message.objects.filter(sender=sender, client_id=client_id).select_related(
+            "conversation__user_a", "conversation__user_b"
+        )
     )
     if message is None:
         return None

@@ -19,6 +19,7 @@ from friends.models import Block
 from socialsite import ratelimit, realtime
 from socialsite.api import validate
 from socialsite.errors import ApiError
+from socialsite.orm import one_or_none
 
 # API.md: more than 20 messages per sender in 10 s → 9429. The view checks it first (after a
 # repeated client_id, which answers before it); a message is counted when it is stored.
@@ -39,7 +40,7 @@ def _locked_conversation(one, other):
     time, so that their ids rise in commit order (API.md: `after_id` never skips one)."""
     user_a, user_b = ordered_pair(one, other)
     pair = Conversation.objects.select_for_update().filter(user_a=user_a, user_b=user_b)
-    conversation = pair.first()
+    conversation = one_or_none(pair)
     if conversation is None:
         try:
             with transaction.atomic():
@@ -51,7 +52,7 @@ def _locked_conversation(one, other):
                     ]
                 )
         except IntegrityError:  # the two users' first messages raced: the other one made it
-            conversation = pair.first()
+            conversation = one_or_none(pair)
             if conversation is None:  # or an account was deleted meanwhile
                 raise
     return conversation

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from socialsite.orm import one_or_none
+
 
 class Group(models.TextChoices):
     """The four groups of API.md, sent and received as the strings "1"–"4"."""
@@ -46,10 +48,8 @@ class FriendshipQuerySet(models.QuerySet):
         """`owner`'s entry for `friend`, with `mutual`: whether `friend` lists `owner` too.
         None when `owner` does not list them."""
         lists_owner_back = Friendship.objects.filter(owner=friend, friend=owner)
-        return (
-            self.filter(owner=owner, friend=friend)
-            .annotate(mutual=models.Exists(lists_owner_back))
-            .first()
+        return one_or_none(
+            self.filter(owner=owner, friend=friend).annotate(mutual=models.Exists(lists_owner_back))
         )
 
     def between(self, user, other):
