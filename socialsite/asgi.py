@@ -7,9 +7,10 @@ import asyncio
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import django
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler
 from django.http import FileResponse
@@ -38,6 +39,23 @@ class DjangoInOneThread(ASGIHandler):
     def __init__(self):
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
+        # Single-thread executors between requests: Django's handler makes a new one, and so a
+        # new thread, for every request. A request borrows one for all its crossings (a thread
+        # of its own, as Django wants); `bounded` keeps at most HTTP_CONCURRENCY in use.
+        self.idle_executors = []
+
+    async def __call__(self, scope, receive, send):
+        executor = self.idle_executors.pop() if self.idle_executors else None
+        executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            # Lent again once its thread is idle (the callback runs there): a request whose
+            # client went away may leave its view running.
+            executor.submit(lambda: None).add_done_callback(
+                lambda _: self.idle_executors.append(executor)
+            )
 
     async def run_get_response(self, request):
         response = await sync_to_async(self.get_response, thread_sensitive=True)(request)

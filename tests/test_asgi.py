@@ -4,13 +4,15 @@ and a body `@api` refuses from the request's head left unread (issue 14)."""
 
 import asyncio
 import json
+import threading
+import time
 
 import pytest
 from asgiref.sync import SyncToAsync, async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.core.handlers.asgi import ASGIHandler
 
-from socialsite.asgi import application, bounded
+from socialsite.asgi import application, bounded, django_application
 
 KiB = 1024
 
@@ -127,13 +129,14 @@ def test_a_body_within_the_limit_of_an_endpoint_that_takes_images_is_read(user, 
 
 
 def thread_crossings(monkeypatch, app, path):
-    """How many times one GET of `path` through the ASGI application `app` ran sync code in a
-    thread (every sync_to_async passes through SyncToAsync.thread_handler, in the thread)."""
+    """The threads in which one GET of `path` through the ASGI application `app` ran sync code,
+    a crossing each (every sync_to_async passes through SyncToAsync.thread_handler, in the
+    thread)."""
     crossings = []
     original = SyncToAsync.thread_handler
 
     def counted(self, *args, **kwargs):
-        crossings.append(self.func)
+        crossings.append(threading.get_ident())
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(SyncToAsync, "thread_handler", counted)
@@ -147,7 +150,7 @@ def thread_crossings(monkeypatch, app, path):
 
     async_to_sync(exchange)()
     monkeypatch.undo()
-    return len(crossings)
+    return crossings
 
 
 @pytest.mark.django_db(transaction=True)
@@ -155,8 +158,23 @@ def test_a_request_crosses_to_a_thread_three_times(monkeypatch):
     """request_started's receivers, the middleware stack with the view, the response's close.
     Django's own ASGI handler crosses more often with the same stack (each async-capable
     MiddlewareMixin hook, each view middleware hook and the view apart)."""
-    assert thread_crossings(monkeypatch, application, "/openapi.json") == 3
-    assert thread_crossings(monkeypatch, ASGIHandler(), "/openapi.json") > 3
+    assert len(thread_crossings(monkeypatch, application, "/openapi.json")) == 3
+    assert len(thread_crossings(monkeypatch, ASGIHandler(), "/openapi.json")) > 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_one_after_the_other_reuse_one_thread(monkeypatch):
+    """All crossings of a request run in one thread, as Django wants, and the next request
+    borrows the same one: no thread is started per request (Django's own handler starts one)."""
+    first = thread_crossings(monkeypatch, application, "/openapi.json")
+    # The executor is lent again from its own thread, once that is idle.
+    deadline = time.monotonic() + 2
+    while not django_application.idle_executors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = thread_crossings(monkeypatch, application, "/openapi.json")
+    assert len(set(first)) == 1
+    assert set(second) == set(first)
+    assert set(thread_crossings(monkeypatch, ASGIHandler(), "/openapi.json")) != set(first)
 
 
 def test_at_most_the_limit_of_requests_run_at_once():
