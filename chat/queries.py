@@ -27,9 +27,14 @@ def peer_named_by(email):
     return peer
 
 
+def blocked_between(one, other):
+    """Whether either of the two users blocked the other."""
+    return Block.objects.between(one, other).exists()
+
+
 def refuse_when_blocked(one, other):
     """8004 when either of the two users blocked the other."""
-    if Block.objects.between(one, other).exists():
+    if blocked_between(one, other):
         raise ApiError(errors.BLOCKED)
 
 

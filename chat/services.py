@@ -15,7 +15,6 @@ from chat import errors, queries
 from chat.forms import SendForm
 from chat.models import Conversation, Message, MessageReport, Participant, ordered_pair
 from chat.serializers import message_json
-from friends.models import Block
 from socialsite import ratelimit, realtime
 from socialsite.api import validate
 from socialsite.errors import ApiError
@@ -99,7 +98,7 @@ def resend_stored(sender, message, recipient):
     then never see it, and would skip it when they catch up from the newest id they have
     (API.md, "Delivery"). A socket that has it drops it by id. Not pushed when it would not be
     now: hidden by a moderator, or the two users blocked."""
-    if not message.is_hidden and not Block.objects.between(sender, recipient).exists():
+    if not message.is_hidden and not queries.blocked_between(sender, recipient):
         frame = {"type": "message", "data": message_json(message, sender, recipient)}
         realtime.push([sender.pk, recipient.pk], frame)
     return message

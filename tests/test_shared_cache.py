@@ -9,20 +9,12 @@ import time
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from accounts.services import CODES_PER_ADDRESS_PER_HOUR
 from tests.factories import PASSWORD, solve
+from tests.live import database_url
 
 HOUR = 3600
-
-
-def database_url():
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def in_another_process(*calls):
