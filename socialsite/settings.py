@@ -170,6 +170,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://django_cache")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Django's, with its connections kept across requests (socialsite/cache.py).
+    CACHES["default"]["BACKEND"] = "socialsite.cache.RedisCache"
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
     # Past MAX_ENTRIES (Django's default: 300) the database cache deletes its expired rows and
     # then a third of the live ones: limits and failure counters would vanish under load or a

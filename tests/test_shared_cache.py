@@ -8,11 +8,14 @@ import sys
 import time
 
 import pytest
+import redis
 from django.conf import settings
 
 from accounts.services import CODES_PER_ADDRESS_PER_HOUR
+from socialsite import embedded_valkey
 from tests.factories import PASSWORD, solve
 from tests.live import database_url
+from tests.test_asgi import call, scope, whole
 
 HOUR = 3600
 
@@ -75,3 +78,18 @@ def test_the_hourly_sign_up_code_limit_per_address_is_shared_between_processes(a
     for n in range(half, CODES_PER_ADDRESS_PER_HOUR):
         assert anon.post("/register1", {"email": f"new{n}@example.com"}).json()["status"] == 1004
     assert in_another_process(["post", "/register1", {"email": "one-more@example.com"}]) == [9429]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_asgi_requests_share_one_connection_to_the_redis_cache(settings, tmp_path):
+    # Django's own RedisCache opens a connection per ASGI request (a cache object per request
+    # context, a pool per object): ten requests were ten connections.
+    with embedded_valkey.running(tmp_path / "v.sock") as url:
+        settings.CACHES = {"default": {"BACKEND": "socialsite.cache.RedisCache", "LOCATION": url}}
+        server = redis.Redis.from_url(url)
+        connections_before = server.info("stats")["total_connections_received"]
+        for _ in range(10):
+            status, _, body = call(scope("GET", "/healthz"), whole())
+            assert (status, body["cache"]) == (200, "ok")
+        opened = server.info("stats")["total_connections_received"] - connections_before
+        assert opened == 1
