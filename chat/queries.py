@@ -3,6 +3,7 @@
 conversations and messages: /get_chats one range of chat_participant_user_last, /get_msgs one
 range of chat_message_conversation_id."""
 
+from django.db import connection
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
@@ -38,26 +39,51 @@ def refuse_when_blocked(one, other):
         raise ApiError(errors.BLOCKED)
 
 
-def are_mutual_friends(one, other):
-    entry = Friendship.objects.entry(one, other)
-    return entry is not None and entry.mutual
+# One query on the send path for both of /send_msg's checks, which the ORM would build as two.
+_BLOCKED_AND_LISTINGS = (
+    f"SELECT EXISTS (SELECT 1 FROM {Block._meta.db_table}"
+    " WHERE (blocker_id = %(one)s AND blocked_id = %(other)s)"
+    " OR (blocker_id = %(other)s AND blocked_id = %(one)s)),"
+    f" (SELECT COUNT(*) FROM {Friendship._meta.db_table}"
+    " WHERE (owner_id = %(one)s AND friend_id = %(other)s)"
+    " OR (owner_id = %(other)s AND friend_id = %(one)s))"
+)
+
+
+def refuse_unless_mutual(sender, recipient):
+    """8004 when either of the two users blocked the other, else 8003 unless they are two users
+    who list each other (API.md: only mutual friends can message)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_BLOCKED_AND_LISTINGS, {"one": sender.pk, "other": recipient.pk})
+        blocked, listings = cursor.fetchone()
+    if blocked:
+        raise ApiError(errors.BLOCKED)
+    if sender.pk == recipient.pk or listings != 2:
+        raise ApiError(errors.NOT_MUTUAL)
+
+
+def stored_message(sender, client_id):
+    """The message `sender` stored with `client_id`, or None (with its conversation's two user
+    ids: the rows themselves are read only for a retry's answer)."""
+    if not client_id or len(client_id) > Message._meta.get_field("client_id").max_length:
+        return None
+    fields = (*MESSAGE_FIELDS, "is_hidden", "conversation__user_a", "conversation__user_b")
+    return one_or_none(
+        Message.objects.filter(sender=sender, client_id=client_id)
+        .select_related("conversation")
+        .only(*fields)
+    )
 
 
 def stored_by_client_id(sender, client_id):
     """(message, recipient) of the message `sender` stored with `client_id`, or None: the answer
     to a retried send."""
-    if not client_id or len(client_id) > Message._meta.get_field("client_id").max_length:
-        return None
-    message = one_or_none(
-        Message.objects.filter(sender=sender, client_id=client_id).select_related(
-            "conversation__user_a", "conversation__user_b"
-        )
-    )
+    message = stored_message(sender, client_id)
     if message is None:
         return None
-    conversation = message.conversation
-    recipient = conversation.user_b if conversation.user_a_id == sender.pk else conversation.user_a
-    return message, recipient
+    pair = (message.conversation.user_a_id, message.conversation.user_b_id)
+    peer_id = pair[1] if pair[0] == sender.pk else pair[0]
+    return message, User.objects.get(pk=peer_id)
 
 
 def side_of(user, peer):

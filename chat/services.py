@@ -28,8 +28,8 @@ RECALL_WINDOW = timedelta(minutes=2)
 
 def _serialize_writes_of(user):
     """Lock `user`'s row until the transaction ends, so that their concurrent sends are counted
-    one after the other (SEND_LIMIT) and a repeated client_id is seen by the second one. A
-    key-share lock (the foreign keys' own) does not wait for it."""
+    one after the other (SEND_LIMIT). A key-share lock (the foreign keys' own) does not wait for
+    it."""
     list(User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk"))
 
 
@@ -64,15 +64,10 @@ def send_message(sender, recipient, *, text, client_id=None):
     form = SendForm(data={"msg": text, "client_id": client_id or ""})
     validate(form)
     text, client_id = form.cleaned_data["msg"], form.cleaned_data["client_id"]
-    queries.refuse_when_blocked(sender, recipient)  # 8004 is checked before 8003
-    if recipient.pk == sender.pk or not queries.are_mutual_friends(sender, recipient):
-        raise ApiError(errors.NOT_MUTUAL)
+    queries.refuse_unless_mutual(sender, recipient)
     try:
         with transaction.atomic():
             _serialize_writes_of(sender)
-            stored = client_id and queries.stored_by_client_id(sender, client_id)
-            if stored:  # a retry that came in while the first send was being stored
-                return stored[0]
             conversation = _locked_conversation(sender, recipient)
             message = Message.objects.create(
                 conversation=conversation, sender=sender, text=text, client_id=client_id
@@ -82,11 +77,11 @@ def send_message(sender, recipient, *, text, client_id=None):
             frame = {"type": "message", "data": message_json(message, sender, recipient)}
             realtime.push([sender.pk, recipient.pk], frame)
     except IntegrityError:
-        # the same client_id stored by a racing request (the constraint decides), or an account
-        # deleted meanwhile
-        stored = client_id and queries.stored_by_client_id(sender, client_id)
-        if stored:
-            return stored[0]
+        # the same client_id stored by a racing request (the constraint decides: a retry that
+        # came in while the first send was being stored), or an account deleted meanwhile
+        stored = queries.stored_message(sender, client_id)
+        if stored is not None:
+            return stored
         raise ApiError(errors.NO_SUCH_PEER) from None
     return message
 
