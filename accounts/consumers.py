@@ -9,6 +9,7 @@ import collections
 import json
 import logging
 import time
+import weakref
 from urllib.parse import urlsplit
 
 from channels.consumer import get_handler_name
@@ -33,6 +34,11 @@ MAX_FRAME_BYTES = 16 * 1024
 MAX_FRAMES_PER_SECOND = 10
 # How old the last database check of the token may be when a frame is to be forwarded.
 RECHECK_AFTER_SECONDS = 30
+# A worker's sockets have their tokens re-checked together this often (TokenWatch), so that a
+# frame never waits for a check of its own socket's.
+WATCH_SECONDS = RECHECK_AFTER_SECONDS / 2
+# Tokens per query of TokenWatch's.
+WATCH_BATCH = 500
 
 BAD_FRAME = {"type": "error", "status": 9400, "msg": "参数格式错误"}
 
@@ -57,22 +63,94 @@ def bearer_key(scope):
     return key.strip() if scheme.lower() == "bearer" and key.strip() else None
 
 
+def close_code(token):
+    """The close code for a socket of `token` as accounts.auth.authenticate decides for HTTP: no
+    such token, or one revoked or expired → 4401; the user deactivated → 4402; None: usable."""
+    if token is None:
+        return NOT_LOGGED_IN
+    if not token.user.is_active:
+        return DEACTIVATED
+    if not token.is_usable():
+        return NOT_LOGGED_IN
+    return None
+
+
 def token_state(*, key=None, token_id=None):
-    """(close code or None, token) as accounts.auth.authenticate decides for HTTP: no such token,
-    or one revoked or expired → 4401; the user deactivated → 4402."""
+    """(close code or None, token) of the token with `key` (touched when usable), or of the one
+    with `token_id`."""
     if key is not None:
         token = AuthToken.objects.find(key)
     else:
         token = AuthToken.objects.select_related("user").filter(pk=token_id).first()
-    if token is None:
-        return NOT_LOGGED_IN, None
-    if not token.user.is_active:
-        return DEACTIVATED, token
-    if not token.is_usable():
-        return NOT_LOGGED_IN, token
-    if key is not None:
+    code = close_code(token)
+    if code is None and key is not None:
         token.touch()
-    return None, token
+    return code, token
+
+
+def close_codes(token_ids):
+    """{token id: close code or None} for `token_ids`, in a query per WATCH_BATCH of them."""
+    token_ids = sorted(token_ids)
+    codes = dict.fromkeys(token_ids, NOT_LOGGED_IN)
+    fields = ("id", "user", "revoked_at", "expires_at", "user__is_active")
+    for start in range(0, len(token_ids), WATCH_BATCH):
+        batch = token_ids[start : start + WATCH_BATCH]
+        tokens = AuthToken.objects.filter(pk__in=batch).select_related("user").only(*fields)
+        codes.update((token.pk, close_code(token)) for token in tokens)
+    return codes
+
+
+class TokenWatch:
+    """The authenticated sockets of one event loop (a worker process), whose tokens it re-checks
+    together every WATCH_SECONDS: a socket whose token is no longer usable closes with its code,
+    the others count as checked at the start of the query. A socket re-checks on its own only
+    when that has not happened for RECHECK_AFTER_SECONDS (the database did not answer the
+    watch): one at a time, a worker's thousand sockets had queued a thousand queries in its one
+    database thread, and the frames behind them."""
+
+    _of_loop = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of_running_loop(cls):
+        loop = asyncio.get_running_loop()
+        if loop not in cls._of_loop:
+            cls._of_loop[loop] = cls()
+        return cls._of_loop[loop]
+
+    def __init__(self):
+        self.consumers = set()
+        self.task = None
+
+    def add(self, consumer):
+        self.consumers.add(consumer)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self.watch())
+
+    def discard(self, consumer):
+        self.consumers.discard(consumer)
+        if not self.consumers and self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    async def watch(self):
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            await self.check()
+
+    async def check(self):
+        watched = [consumer for consumer in self.consumers if not consumer.closing]
+        started = time.monotonic()
+        try:
+            codes = await database_sync_to_async(close_codes)({c.token_id for c in watched})
+        except Exception:
+            logger.exception("The WebSockets' tokens could not be re-checked")
+            return
+        for consumer in watched:
+            code = codes[consumer.token_id]
+            if code is None:
+                consumer.checked_at = max(consumer.checked_at, started)
+            else:
+                await consumer.shut(code)
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
@@ -107,6 +185,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.closing = True
         if self.deadline is not None:
             self.deadline.cancel()
+        TokenWatch.of_running_loop().discard(self)
         if self.group is not None:
             try:
                 await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -146,6 +225,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         # first check and the join sent its event to nobody.
         if not await self.still_authorized(force=True):
             return
+        TokenWatch.of_running_loop().add(self)
         await self.send_json({"type": "ready", "email": token.user.email})
 
     async def receive(self, text_data=None, bytes_data=None):

@@ -3,6 +3,7 @@ socialsite.asgi with channels' WebsocketCommunicator on the in-memory channel la
 calls of a scenario go through Django's test client (on the test's thread, in the test database).
 The whole path over a real socket to a live server is tests/test_websocket_live.py."""
 
+import asyncio
 import time
 
 import pytest
@@ -422,6 +423,57 @@ class TestPushes:
             await communicator.disconnect()
 
         run(scenario)
+
+    def test_the_watch_closes_a_silently_revoked_tokens_socket_without_a_push(
+        self, token, user, bob, monkeypatch
+    ):
+        monkeypatch.setattr(consumers, "WATCH_SECONDS", 0.2)
+        bobs = AuthToken.objects.issue(bob)
+
+        async def scenario():
+            alices, bobs_socket = await open_socket(token), await open_socket(bobs)
+            # Revoked and deactivated without an event (a lost one, or no event at all).
+            await http(AuthToken.objects.filter(user=user).update, revoked_at=timezone.now())
+            await http(type(bob).objects.filter(pk=bob.pk).update, is_active=False)
+            await closed_with(alices, 4401)
+            await closed_with(bobs_socket, 4402)
+
+        run(scenario)
+
+    def test_the_watch_checks_a_workers_sockets_in_one_query_and_frames_wait_for_none(
+        self, user, bob, carol, monkeypatch
+    ):
+        # Seconds scaled down: the sockets' own checks grow old, the watch's do not.
+        monkeypatch.setattr(consumers, "RECHECK_AFTER_SECONDS", 1.0)
+        monkeypatch.setattr(consumers, "WATCH_SECONDS", 0.2)
+        monkeypatch.setattr(consumers, "WATCH_BATCH", 2)
+        batches, single_checks = [], []
+        batch_query = AuthToken.objects.filter
+
+        def counted_filter(*args, **kwargs):
+            if "pk__in" in kwargs:
+                batches.append(sorted(kwargs["pk__in"]))
+            return batch_query(*args, **kwargs)
+
+        tokens = [AuthToken.objects.issue(person) for person in (user, bob, carol)]
+        ids = sorted(AuthToken.objects.values_list("pk", flat=True))
+        frame = {"type": "notice", "data": {"id": 3}}
+
+        async def scenario():
+            sockets = [await open_socket(key) for key in tokens]
+            monkeypatch.setattr(AuthToken.objects, "filter", counted_filter)
+            monkeypatch.setattr(
+                consumers, "token_state", lambda **kwargs: single_checks.append(kwargs)
+            )
+            await asyncio.sleep(1.5)
+            await http(realtime.send_now, [user.pk, bob.pk, carol.pk], frame)
+            for communicator in sockets:
+                assert await communicator.receive_json_from() == frame
+                await communicator.disconnect()
+
+        run(scenario)
+        assert batches[:2] == [ids[:2], ids[2:]]  # one query per WATCH_BATCH tokens
+        assert single_checks == []
 
     def test_a_push_in_a_rolled_back_transaction_is_not_sent(self, token, user):
         from django.db import transaction
