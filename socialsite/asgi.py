@@ -11,9 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core import signals
+from django.core.exceptions import RequestAborted
 from django.core.handlers import base
-from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse
+from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialsite.settings")
 # Django first: it sets the apps up before the consumer's module (and its models) is imported.
@@ -34,7 +37,8 @@ class DjangoInOneThread(ASGIHandler):
     thread. Django's own async stack would call each hook of a MiddlewareMixin (Django's
     security, session, common, CSRF, auth, messages and clickjacking middleware) through a
     sync_to_async of its own: about a dozen thread crossings a request, for views that are all
-    sync. Here a request crosses three times: request_started, the response, its close."""
+    sync. Here a request crosses twice: from request_started to the response, and the
+    response's close once it is sent."""
 
     def __init__(self):
         base.BaseHandler.__init__(self)
@@ -57,8 +61,30 @@ class DjangoInOneThread(ASGIHandler):
                 lambda _: self.idle_executors.append(executor)
             )
 
-    async def run_get_response(self, request):
-        response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def handle(self, scope, receive, send):
+        """Django's, without its listener for the client going away, whose only use is to
+        stop waiting for a view: a sync view runs to its end whatever the client does."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            response = await sync_to_async(self.respond, thread_sensitive=True)(scope, body_file)
+            try:
+                await self.send_response(response, send)
+            finally:
+                # After the answer is out: api.after_response's work runs in the close.
+                await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def respond(self, scope, body_file):
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            return error_response
+        response = self.get_response(request)
         response._handler_class = self.__class__
         if isinstance(response, FileResponse):
             # ASGIHandler's: the server chunks the body itself.
