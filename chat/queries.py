@@ -82,8 +82,9 @@ def stored_by_client_id(sender, client_id):
     if message is None:
         return None
     pair = (message.conversation.user_a_id, message.conversation.user_b_id)
-    peer_id = pair[1] if pair[0] == sender.pk else pair[0]
-    return message, User.objects.get(pk=peer_id)
+    peer = one_or_none(User.objects.filter(pk=pair[1] if pair[0] == sender.pk else pair[0]))
+    # None when the peer's account was deleted in between (their messages went with it)
+    return None if peer is None else (message, peer)
 
 
 def side_of(user, peer):
