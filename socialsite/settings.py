@@ -98,7 +98,9 @@ TEMPLATES = [
 
 
 # HTTP requests an ASGI worker runs in Django at once (socialsite/asgi.py, bounded); the rest wait.
-HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=4)
+# 2 measured best on 2 CPUs: the write mix of make loadtest at 4 ran 0.6-0.8 of WSGI's (threads of
+# one worker contend for the GIL and SQLite's write lock), at 2 on par (README: ASGI against WSGI).
+HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=2)
 # PostgreSQL connections a process keeps at most: its requests in Django at once, the WebSockets'
 # token checks (one thread) and one to spare. Servers × workers × this must fit max_connections.
 DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=HTTP_CONCURRENCY + 2)
