@@ -246,6 +246,13 @@ def scenarios(world):
             "GET /get_comments", "get", "/get_comments", lambda n: {"id": world["post_id"]}, 3002
         ),
         Scenario(
+            "GET /get_post_detail",
+            "get",
+            "/get_post_detail",
+            lambda n: {"id": world["post_id"]},
+            3002,
+        ),
+        Scenario(
             "GET /get_friend_post", "get", "/get_friend_post", lambda n: {"email": demo}, 3002
         ),
         Scenario(
@@ -253,6 +260,13 @@ def scenarios(world):
             "get",
             "/get_friend_post",
             lambda n: {"email": demo, "group": "2"},
+            3002,
+        ),
+        Scenario(
+            "GET /get_friend_post?self=1",
+            "get",
+            "/get_friend_post",
+            lambda n: {"email": demo, "self": "1"},
             3002,
         ),
         Scenario(
@@ -558,8 +572,10 @@ HTTP_READS = [
     "GET /getPost?email=",
     "GET /getPost?oldTime=",
     "GET /get_comments",
+    "GET /get_post_detail",
     "GET /get_friend_post",
     "GET /get_friend_post?group=",
+    "GET /get_friend_post?self=1",
     "GET /get_friend_post?before=",
     "GET /get_msgs",
     "GET /get_msgs?after_id=",

@@ -1,19 +1,22 @@
-"""Moderation in the admin: posts, comments and the report queue. Every change list selects its
-related rows and annotates its counts, so it runs a fixed number of queries per page."""
+"""Moderation in the admin: posts (with their comments and likes), comments and the report queue.
+Every change list selects its related rows and annotates its counts, so it runs a fixed number of
+queries per page."""
 
 from datetime import datetime, timezone
 
 from django.contrib import admin, messages
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from feed import services
-from feed.models import Comment, Post, Report
+from feed.models import Comment, Like, Post, Report
 
 EXCERPT_LENGTH = 40
 INLINE_COMMENTS = 50
+LISTED_LIKERS = 50
 # A report outlives its reporter and its target (feed.models.Report): the queue says so.
 DELETED_ACCOUNT = "已注销"
 DELETED_TARGET = "已不存在（动态已删除或用户已注销）"
@@ -83,6 +86,7 @@ class PostAdmin(HideActionsMixin, admin.ModelAdmin):
         "client_time",
         "is_hidden",
         "comment_count",
+        "like_count",
         "created_at",
     )
     list_display_links = ("id", "message_excerpt")
@@ -90,14 +94,39 @@ class PostAdmin(HideActionsMixin, admin.ModelAdmin):
     search_fields = ("msg", "author__email")
     list_select_related = ("author",)
     ordering = ("-created_at", "-id")
-    fields = ("author", "msg", "time", "client_time", "created_at", "all_comments", "is_hidden")
-    readonly_fields = ("author", "msg", "time", "client_time", "created_at", "all_comments")
+    fields = (
+        "author",
+        "msg",
+        "time",
+        "client_time",
+        "created_at",
+        "all_comments",
+        "likers",
+        "is_hidden",
+    )
+    # Likes are the users' own, made and taken back through the API: staff only see them.
+    readonly_fields = (
+        "author",
+        "msg",
+        "time",
+        "client_time",
+        "created_at",
+        "all_comments",
+        "likers",
+    )
     inlines = (CommentInline,)
     actions = ("hide", "unhide", "delete_selected")
     show_full_result_count = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(comment_total=Count("comments"))
+        # the likes in a subquery: a second Count over a join would multiply the two
+        likes = Like.objects.filter(post=OuterRef("pk")).order_by().values("post")
+        like_total = Subquery(likes.annotate(total=Count("*")).values("total"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(comment_total=Count("comments"), like_total=Coalesce(like_total, 0))
+        )
 
     def has_add_permission(self, request):
         # Posts are written by their authors through the API.
@@ -114,6 +143,27 @@ class PostAdmin(HideActionsMixin, admin.ModelAdmin):
     @admin.display(description="评论数", ordering="comment_total")
     def comment_count(self, post):
         return post.comment_total
+
+    @admin.display(description="点赞数", ordering="like_total")
+    def like_count(self, post):
+        return post.like_total
+
+    @admin.display(description="点赞")
+    def likers(self, post):
+        """The count, and who liked it last (at most LISTED_LIKERS, newest first)."""
+        if not post.like_total:
+            return "0 个"
+        latest = post.likes.select_related("user").order_by("-created_at", "-id")[:LISTED_LIKERS]
+        links = format_html_join(
+            "、",
+            '<a href="{}">{}</a>',
+            (
+                (reverse("admin:accounts_user_change", args=[like.user_id]), like.user)
+                for like in latest
+            ),
+        )
+        more = f"（最新的 {LISTED_LIKERS} 位）" if post.like_total > LISTED_LIKERS else ""
+        return format_html("{} 个{}：{}", post.like_total, more, links)
 
     @admin.display(description="全部评论")
     def all_comments(self, post):

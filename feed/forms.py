@@ -78,6 +78,8 @@ class PublicPostsForm(forms.Form):
 
 class TimelineForm(forms.Form):
     group = forms.ChoiceField(choices=Group.choices, required=False)
+    # `self=1`: the caller's own posts too (a moments page); cleaned into `own_posts`
+    self = forms.ChoiceField(choices=[("0", "否"), ("1", "是")], required=False)
     # the cursor: the `time` and id of the last post of the page before
     before = timestamp_field()
     before_id = forms.IntegerField(min_value=0, max_value=MAX_BIGINT, required=False)
@@ -91,4 +93,5 @@ class TimelineForm(forms.Form):
         no_before = cleaned.get("before") is None and "before" not in self.errors
         if cleaned.get("before_id") is not None and no_before:
             self.add_error("before_id", "before_id 须与 before 一起给出。")
+        cleaned["own_posts"] = cleaned.pop("self", None) == "1"
         return cleaned

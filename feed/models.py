@@ -80,6 +80,48 @@ class Comment(models.Model):
         return f"{self.author}: {self.text[:30]}"
 
 
+class LikeQuerySet(models.QuerySet):
+    def counted_for(self, viewer):
+        """The likes `viewer` may count: by an active user not blocked either way with `viewer`,
+        the rule that comment_count follows (an EXISTS on the liker's primary key, as
+        visible_q)."""
+        active_user = User.objects.filter(pk=models.OuterRef("user"), is_active=True)
+        return self.filter(models.Exists(active_user) & Block.objects.unblocked_q(viewer, "user"))
+
+
+class Like(models.Model):
+    """`user` likes `post`: one row per user and post (API.md, /like). Written with create() and
+    deleted through the ORM, never in raw SQL, so that post_save and post_delete fire for an app
+    above feed that follows likes (docs/ARCHITECTURE.md)."""
+
+    # no index of its own: feed_like_unique_pair starts with it
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="post_likes",
+        db_index=False,
+    )
+    # no index of its own: like_post_user starts with it
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="likes", db_index=False)
+    created_at = models.DateTimeField("点赞时间", default=timezone.now)
+
+    objects = LikeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "点赞"
+        verbose_name_plural = "点赞"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "post"], name="%(app_label)s_%(class)s_unique_pair"
+            ),
+        ]
+        # a post's likes, counted with each liker's state (active, not blocked) by their id
+        indexes = [models.Index(fields=["post", "user"], name="like_post_user")]
+
+    def __str__(self):
+        return f"{self.user} ♥ {self.post_id}"
+
+
 class ReportState(models.TextChoices):
     OPEN = "open", "待处理"
     RESOLVED = "resolved", "已处理"

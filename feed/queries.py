@@ -2,36 +2,89 @@
 that decide a not-found code, so that the views keep API.md's check order (not-found codes,
 then ownership (9403), then formats (9400), then the write). Every list runs a fixed number of
 queries whatever the number of friends, posts or comments: the page of posts with their
-authors, then the latest comments and the comment counts of all of them in one query."""
+authors and like counts, then the latest comments and the comment counts of all of them in one
+query."""
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Func, OuterRef, Q, Subquery, Window
-from django.db.models.functions import RowNumber
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Count,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    Subquery,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
 
 from accounts import extensions
 from accounts.models import User, normalize_email
 from feed import errors
 from feed.forms import parse_bigint, parse_id
-from feed.models import Comment, Post
+from feed.models import Comment, Like, Post
 from friends.models import Friendship
 from socialsite.api import page_of
 from socialsite.errors import ApiError
 
 COMMENT_LIST_SIZE = 50
-# What post_json and comment_json read: loading (and compiling) only these keeps a page cheap.
-POST_FIELDS = ("id", "msg", "time", "created_at", "author__email", "author__username")
-COMMENT_FIELDS = ("id", "post_id", "text", "created_at", "author__email", "author__username")
+# What post_json and comment_json read (the author's Card among it): loading (and compiling)
+# only these keeps a page cheap.
+CARD_FIELDS = ("author__email", "author__username", "author__name", "author__avatar")
+POST_FIELDS = ("id", "msg", "time", "created_at", *CARD_FIELDS)
+COMMENT_FIELDS = ("id", "post_id", "text", "created_at", *CARD_FIELDS)
+
+
+def with_likes(posts, viewer):
+    """`posts` with `like_count` (the likes `viewer` may count: Like.objects.counted_for) and
+    `liked` (whether `viewer` likes it), in the same query: two subqueries for each post of the
+    page, a range of like_post_user and a look-up of feed_like_unique_pair."""
+    counted = Like.objects.counted_for(viewer).filter(post=OuterRef("pk")).order_by()
+    count = counted.values("post").annotate(likes=Count("*")).values("likes")
+    return posts.annotate(
+        like_count=Coalesce(Subquery(count), 0),
+        liked=Exists(Like.objects.filter(post=OuterRef("pk"), user=viewer)),
+    )
+
+
+def for_post_json(posts, viewer):
+    """`posts` with what `post_json` reads of them in their own query: the author's Card and
+    the likes (the comments come after, with `attach_comments`)."""
+    return with_likes(posts.select_related("author").only(*POST_FIELDS), viewer)
 
 
 def post_page(posts, viewer, start, limit):
     """The page [start, start + limit) of `posts` (newest first) with `has_more`, its posts ready
-    for `post_json`: author selected, `comment_count` the number of comments `viewer` may see,
-    `latest_comments` the newest ≤ 50 of them (newest first; the serializer turns them around).
-    Two queries."""
-    page = page_of(posts.select_related("author").only(*POST_FIELDS).newest_first(), start, limit)
+    for `post_json`: author selected, likes counted (`with_likes`), `comment_count` the number of
+    comments `viewer` may see, `latest_comments` the newest ≤ 50 of them (newest first; the
+    serializer turns them around). Two queries."""
+    page = page_of(for_post_json(posts, viewer).newest_first(), start, limit)
     attach_comments(page.items, viewer)
     return page
+
+
+def post_detail(viewer, raw_id):
+    """/get_post_detail: the post `viewer` may see with id `raw_id`, ready for `post_json`;
+    3006 otherwise (as `post_visible_to`). Two queries."""
+    post = post_by_id(for_post_json(Post.objects.visible_to(viewer), viewer), raw_id)
+    if post is None:
+        raise ApiError(errors.NO_SUCH_POST)
+    attach_comments([post], viewer)
+    return post
+
+
+def like_state(post, viewer):
+    """/like, /unlike: {"like_count", "liked"} of `post` as `viewer` sees them in a Post (the same
+    expressions, `with_likes`); 3006 when the post was deleted meanwhile."""
+    posts = with_likes(Post.objects.filter(pk=post.pk), viewer)
+    state = posts.values("like_count", "liked").first()
+    if state is None:
+        raise ApiError(errors.NO_SUCH_POST)
+    return {"like_count": state["like_count"], "liked": int(state["liked"])}
 
 
 def attach_comments(posts, viewer):
@@ -97,11 +150,13 @@ def older_than(before, before_id):
     return Q(time__lte=before) & (Q(time__lt=before) | Q(time=before, pk__lt=before_id))
 
 
-def friend_posts(viewer, *, group=None, before=None, before_id=None, start=0, limit=20):
+def friend_posts(
+    viewer, *, group=None, own_posts=False, before=None, before_id=None, start=0, limit=20
+):
     """/get_friend_post: a page (with `has_more`) of the posts by the users in `viewer`'s list (one
-    group of it with `group`), after the cursor `before`, `before_id` when given (which replaces
-    `start`). SQLite sorts all the listed authors' posts (it has no arrays); PostgreSQL reads at
-    most start + limit + 1 posts of each author."""
+    group of it with `group`), and by `viewer` too with `own_posts`, after the cursor `before`,
+    `before_id` when given (which replaces `start`). SQLite sorts all the listed authors' posts (it
+    has no arrays); PostgreSQL reads at most start + limit + 1 posts of each author."""
     if before is not None:
         start = 0  # API.md: given a cursor, `start` is ignored
     listed = Friendship.objects.filter(owner=viewer)
@@ -116,12 +171,24 @@ def friend_posts(viewer, *, group=None, before=None, before_id=None, start=0, li
         # itself the planner walks post_time through everyone's posts, which reads the whole site
         # when one's friends are quiet. The candidates are matched with `id = ANY(ARRAY(...))`,
         # so they are fetched by primary key whatever the planner guesses of their number.
-        newest = Post.objects.filter(period, author=OuterRef("friend"), is_hidden=False)
-        newest = newest.newest_first().values("pk")[: start + limit + 1]
-        candidates = listed.annotate(post=Func(ArraySubquery(newest), function="unnest"))
-        posts = posts.filter(EqualsAny(F("pk"), ArraySubquery(candidates.values("post"))))
+        def newest_of(author):
+            newest = Post.objects.filter(period, author=author, is_hidden=False)
+            return newest.newest_first().values("pk")[: start + limit + 1]
+
+        by_listed = listed.annotate(
+            post=Func(ArraySubquery(newest_of(OuterRef("friend"))), function="unnest")
+        )
+        candidates = ArraySubquery(by_listed.values("post"))
+        if own_posts:  # the viewer's own range of post_author_time, one more array
+            ids = ArrayField(BigIntegerField())
+            own = ArraySubquery(newest_of(viewer))
+            candidates = Func(candidates, own, function="array_cat", output_field=ids)
+        posts = posts.filter(EqualsAny(F("pk"), candidates))
     else:
-        posts = posts.filter(author__in=listed.values("friend"))
+        authors = Q(author__in=listed.values("friend"))
+        if own_posts:
+            authors |= Q(author=viewer)
+        posts = posts.filter(authors)
     return post_page(posts, viewer, start, limit)
 
 
@@ -151,6 +218,25 @@ def post_visible_to(viewer, raw_id):
     if post is None:
         raise ApiError(errors.NO_SUCH_POST)
     return post
+
+
+def comment_deletable_by(viewer, email, raw_id):
+    """/delComment: the comment with id `raw_id` that the user with `email` may delete (theirs, or
+    one on their post), among those `viewer` may see on a post `viewer` may see; 3004 otherwise
+    (hidden, an id that is not a whole number, …), as /delPost answers for posts."""
+    comment_id = parse_id(raw_id)
+    if comment_id is None:
+        raise ApiError(errors.NO_SUCH_POST_OF_USER)
+    email = normalize_email(email)
+    comment = (
+        Comment.objects.visible_to(viewer)
+        .filter(pk=comment_id, post__in=Post.objects.visible_to(viewer))
+        .filter(Q(author__email=email) | Q(post__author__email=email))
+        .first()
+    )
+    if comment is None:
+        raise ApiError(errors.NO_SUCH_POST_OF_USER)
+    return comment
 
 
 def post_by_author(viewer, email, *, post_id=None, time=None):

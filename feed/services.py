@@ -1,5 +1,5 @@
-"""Writes of the feed: posts, comments, reports, and the moderators' actions (API.md, "Feed").
-The look-ups that come before them are in queries.py."""
+"""Writes of the feed: posts, comments, likes, reports, and the moderators' actions (API.md,
+"Feed"). The look-ups that come before them are in queries.py."""
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -9,9 +9,9 @@ from django.utils import timezone
 from accounts import extensions
 from accounts.models import User
 from accounts.services import deactivatable_by, deactivate_users
-from feed import errors
+from feed import errors, queries
 from feed.forms import CommentForm, PostForm, ReportForm
-from feed.models import Post, Report, reported_text
+from feed.models import Comment, Like, Post, Report, reported_text
 from socialsite import ratelimit
 from socialsite.api import validate
 from socialsite.errors import ApiError
@@ -42,6 +42,8 @@ def put_post(author, *, message, time):
             POST_LIMIT.count(author.pk)  # a refusal rolls the post back
     except IntegrityError:  # the author was deleted meanwhile
         raise ApiError(errors.INVALID_POST) from None
+    post.like_count = 0
+    post.liked = False
     post.comment_count = 0
     post.latest_comments = []
     return post
@@ -69,6 +71,36 @@ def comment(post, author, text):
             return stored
     except IntegrityError:  # the post was deleted meanwhile
         raise ApiError(errors.NO_SUCH_POST) from None
+
+
+def delete_comment(comment):
+    """Delete `comment` (found with `queries.comment_deletable_by`) through the ORM, so that
+    post_delete fires for the apps above feed."""
+    with transaction.atomic():
+        deleted, _ = Comment.objects.filter(pk=comment.pk).delete()
+    if not deleted:  # deleted concurrently
+        raise ApiError(errors.NO_SUCH_POST_OF_USER)
+
+
+def like(post, user):
+    """`user` likes a visible `post` (found with `queries.post_visible_to`); idempotent, also when
+    the same like races itself: the unique pair decides, and get_or_create then finds the row
+    stored by the other call. Created with the ORM, so that post_save fires once, for the stored
+    like. Returns `queries.like_state`."""
+    try:
+        with transaction.atomic():
+            Like.objects.get_or_create(user=user, post=post)
+    except IntegrityError:  # the post was deleted meanwhile
+        raise ApiError(errors.NO_SUCH_POST) from None
+    return queries.like_state(post, user)
+
+
+def unlike(post, user):
+    """Take back `user`'s like of `post`; idempotent. A queryset delete, which sends post_delete
+    for the row it deletes. Returns `queries.like_state`."""
+    with transaction.atomic():
+        Like.objects.filter(user=user, post=post).delete()
+    return queries.like_state(post, user)
 
 
 def report(reporter, *, post=None, user=None, elsewhere=None, reason):

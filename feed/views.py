@@ -26,7 +26,7 @@ def put_post(request, params):
         raise ApiError(errors.INVALID_POST)
     author = require_owner(request, email, unknown=errors.INVALID_POST)
     post = services.put_post(author, message=message, time=time)
-    return envelope(3001, "发布成功", data=post_json(post))
+    return envelope(3001, "发布成功", data=post_json(post, request))
 
 
 @api(("GET",), replica_reads=True)
@@ -43,7 +43,7 @@ def get_post(request, params):
         limit=limit,
     )
     return envelope(
-        3002, "成功", data=[post_json(post) for post in page.items], has_more=page.has_more
+        3002, "成功", data=[post_json(post, request) for post in page.items], has_more=page.has_more
     )
 
 
@@ -60,6 +60,38 @@ def del_post(request, params):
     return envelope(3005, "删除成功")
 
 
+@api(("GET",), replica_reads=True)
+def get_post_detail(request, params):
+    (post_id,) = params.require("id", missing=errors.MISSING_PARAMS)
+    post = queries.post_detail(request.api_user, post_id)
+    return envelope(3002, "成功", data=post_json(post, request))
+
+
+@api(("POST",))
+def like(request, params):
+    email, post_id = params.require("email", "id", missing=errors.MISSING_PARAMS)
+    post = queries.post_visible_to(request.api_user, post_id)
+    liker = require_owner(request, email)
+    return envelope(3008, "点赞成功", data=services.like(post, liker))
+
+
+@api(("POST",))
+def unlike(request, params):
+    email, post_id = params.require("email", "id", missing=errors.MISSING_PARAMS)
+    post = queries.post_visible_to(request.api_user, post_id)
+    liker = require_owner(request, email)
+    return envelope(3009, "已取消点赞", data=services.unlike(post, liker))
+
+
+@api(("POST",))
+def del_comment(request, params):
+    email, comment_id = params.require("email", "id", missing=errors.MISSING_PARAMS)
+    comment = queries.comment_deletable_by(request.api_user, email, comment_id)
+    require_owner(request, email, unknown=errors.NO_SUCH_POST_OF_USER)
+    services.delete_comment(comment)
+    return envelope(3010, "评论已删除")
+
+
 @api(("POST",))
 def comment(request, params):
     services.COMMENT_LIMIT.check(request.api_user.pk)
@@ -69,7 +101,7 @@ def comment(request, params):
     post = queries.post_visible_to(request.api_user, post_id)
     author = require_owner(request, email, unknown=errors.MISSING_COMMENTER)
     new_comment = services.comment(post, author, text)
-    return envelope(3007, "评论成功", data=comment_json(new_comment))
+    return envelope(3007, "评论成功", data=comment_json(new_comment, request))
 
 
 @api(("GET",), replica_reads=True)
@@ -78,7 +110,7 @@ def get_comments(request, params):
     post = queries.post_visible_to(request.api_user, post_id)
     start, limit = read_page(params)
     page = queries.comment_page(request.api_user, post, start, limit)
-    data = [comment_json(comment) for comment in page.items]
+    data = [comment_json(comment, request) for comment in page.items]
     return envelope(3002, "成功", data=data, has_more=page.has_more)
 
 
@@ -91,7 +123,7 @@ def get_friend_post(request, params):
     last = page.items[-1] if page.has_more else None
     # the cursor of the next page: following it never skips nor repeats a post (API.md)
     following = last and {"before": last.time, "before_id": last.pk}
-    data = [post_json(post) for post in page.items]
+    data = [post_json(post, request) for post in page.items]
     return envelope(3002, "成功", data=data, has_more=page.has_more, next=following)
 
 

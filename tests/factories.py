@@ -81,13 +81,17 @@ POST_KEYS = {
     "email",
     "name",
     "username",
+    "author",
     "msg",
     "time",
     "created_at",
+    "like_count",
+    "liked",
     "comment_count",
     "comment_list",
 }
-COMMENT_KEYS = {"id", "email", "username", "comment", "created_at"}
+COMMENT_KEYS = {"id", "post", "email", "username", "author", "comment", "created_at"}
+CARD_KEYS = {"email", "username", "name", "img"}
 FORBIDDEN = {"status": 9403, "msg": "无权操作其他用户"}
 
 

@@ -247,6 +247,7 @@ class TestHealthz:
         ("get", "/get_info", {"email": "alice\x00@example.com"}, 6000),
         ("get", "/getPost", {"email": "alice\x00@example.com"}, 3002),
         ("get", "/delPost", {"email": "alice\x00@example.com", "id": "1"}, 3004),
+        ("post", "/delComment", {"email": "alice\x00@example.com", "id": "1"}, 3004),
         ("post", "/report", {"email": "alice@example.com", "femail": "b\x00", "reason": "x"}, 7000),
         ("post", "/check_email", {"email": "new\x00@example.com", "value": "123456"}, 1003),
     ],

@@ -15,7 +15,7 @@ from accounts import extensions
 from accounts import services as accounts_services
 from accounts.models import AuthToken, PasswordResetCode, User
 from chat.models import Conversation, Message, MessageReport, Participant
-from feed.models import Comment, Post, Report
+from feed.models import Comment, Like, Post, Report
 from friends.models import Block, Friendship, SearchInterest, UserInterest
 from tests.factories import (
     FORBIDDEN,
@@ -106,6 +106,13 @@ class TestTheWholeAccountGoes:
             assert client.post("/comment", comment).json()["status"] == 3007
         carol_post = make_post(carol, time=4_000)
         make_comments(carol_post, bob, 1)
+        # likes: hers of bob's post, carol's of it too, bob's of hers
+        for client, email, post in (
+            (alice_api, ALICE, bob_post),
+            (carol_api, carol.email, bob_post),
+            (bob_api, bob.email, own_posts[0]),
+        ):
+            assert client.post("/like", {"email": email, "id": post.pk}).json()["status"] == 3008
         # friendships both ways with bob and carol, and bob's with carol
         for one, other in (
             (alice, bob),
@@ -171,6 +178,7 @@ class TestTheWholeAccountGoes:
             ("accounts.AuthToken", "user"),
             ("feed.Post", "author"),
             ("feed.Comment", "author"),
+            ("feed.Like", "user"),
             ("feed.Report", "reporter"),
             ("feed.Report", "user"),
             ("friends.Friendship", "owner"),
@@ -225,6 +233,8 @@ class TestTheWholeAccountGoes:
         assert default_storage.exists(bob_avatar)
         bob_sees = world["bob_api"].get("/getPost", {"email": bob.email}).json()
         assert [post["id"] for post in bob_sees["data"]] == [bob_post.pk]
+        assert bob_sees["data"][0]["like_count"] == 1  # carol's
+        assert list(Like.objects.values_list("user", "post")) == [(carol.pk, bob_post.pk)]
         # her conversations went for both sides; bob's with carol stays
         assert list(Message.objects.values_list("sender__email", flat=True)) == [bob.email] * 2
         assert Conversation.objects.count() == 1 and Participant.objects.count() == 2

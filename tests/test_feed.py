@@ -1,14 +1,25 @@
-"""Posts, comments and reports: /putPost, /getPost, /delPost, /comment, /get_comments, /report."""
+"""Posts, comments and reports: /putPost, /getPost, /delPost, /get_post_detail, /comment,
+/delComment, /get_comments, /report; the authors' Cards in them."""
 
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_delete
 from django.utils import timezone
 
 from feed.models import Comment, Post, Report
-from tests.factories import COMMENT_KEYS, FORBIDDEN, POST_KEYS, block, make_comments, make_post
+from tests.factories import (
+    CARD_KEYS,
+    COMMENT_KEYS,
+    FORBIDDEN,
+    POST_KEYS,
+    block,
+    make_comments,
+    make_post,
+    with_avatar,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -42,9 +53,17 @@ class TestPutPost:
             "email": "alice@example.com",
             "name": "alice",
             "username": "alice",
+            "author": {
+                "email": "alice@example.com",
+                "username": "alice",
+                "name": "Alice",
+                "img": None,
+            },
             "msg": "你好，世界",
             "time": 1700000000123,
             "created_at": data["created_at"],
+            "like_count": 0,
+            "liked": 0,
             "comment_count": 0,
             "comment_list": [],
         }
@@ -228,8 +247,15 @@ class TestGetPost:
         assert set(first) == COMMENT_KEYS
         assert first == {
             "id": comments[0].pk,
+            "post": post.pk,
             "email": "alice@example.com",
             "username": "alice",
+            "author": {
+                "email": "alice@example.com",
+                "username": "alice",
+                "name": "Alice",
+                "img": None,
+            },
             "comment": "comment 0",
             "created_at": comments[0].created_at.isoformat(),
         }
@@ -341,6 +367,166 @@ class TestDelPost:
         assert response["Allow"] == "GET, POST"
 
 
+class TestCards:
+    def test_posts_and_comments_carry_their_authors_cards_with_the_avatar(self, api, user, bob):
+        bob = with_avatar(bob)
+        post = make_post(bob)
+        make_comments(post, bob, 1)
+        make_comments(post, user, 1)
+        (data,) = api.get("/getPost", {"email": bob.email}).json()["data"]
+        assert set(data["author"]) == CARD_KEYS
+        bobs_card = data["author"]
+        assert bobs_card["img"].startswith("http://testserver/media/avatars/")
+        assert bobs_card == {
+            "email": "bob@example.com",
+            "username": "bob",
+            "name": "",
+            "img": bobs_card["img"],
+        }
+        bobs, alices = data["comment_list"]
+        assert (bobs["post"], bobs["author"]) == (post.pk, bobs_card)
+        assert alices["author"] == {
+            "email": "alice@example.com",
+            "username": "alice",
+            "name": "Alice",
+            "img": None,
+        }
+        (listed,) = api.get("/get_comments", {"id": post.pk, "limit": 1}).json()["data"]
+        assert listed == bobs
+        profile = api.get("/get_info", {"email": bob.email}).json()["data"]
+        assert bobs_card["img"] == profile["img"]
+
+
+class TestGetPostDetail:
+    def test_one_post_as_in_the_lists(self, api, user, bob):
+        post = make_post(bob)
+        make_comments(post, user, 60)
+        make_post(bob, time=2_000_000_000)
+        response = api.get("/get_post_detail", {"id": str(post.pk)})
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["status"], body["msg"]) == (3002, "成功")
+        assert set(body["data"]) == POST_KEYS
+        listed = api.get("/getPost", {"email": bob.email}).json()["data"]
+        assert body["data"] == listed[1]
+        assert (body["data"]["id"], body["data"]["comment_count"]) == (post.pk, 60)
+        assert len(body["data"]["comment_list"]) == 50
+
+    def test_no_id_is_3006_missing(self, api):
+        assert api.get("/get_post_detail").json() == {"status": 3006, "msg": "缺少参数"}
+        assert api.get("/get_post_detail", {"id": ""}).json() == {"status": 3006, "msg": "缺少参数"}
+
+    @pytest.mark.parametrize("hide", ["hex id", "post", "author", "block", "blocked", "deleted"])
+    def test_a_post_the_caller_may_not_see_is_3006(self, api, user, bob, hide):
+        post = make_post(bob)
+        # an old client's hex id names nothing
+        post_id = "5f1d7a9e8b3c2a1d4e5f6a7b" if hide == "hex id" else post.pk
+        if hide == "post":
+            Post.objects.update(is_hidden=True)
+        elif hide == "author":
+            bob.is_active = False
+            bob.save()
+        elif hide == "block":
+            block(user, bob)
+        elif hide == "blocked":
+            block(bob, user)
+        elif hide == "deleted":
+            post.delete()
+        response = api.get("/get_post_detail", {"id": post_id})
+        assert response.status_code == 200
+        assert response.json() == {"status": 3006, "msg": "没有该动态信息"}
+
+    def test_needs_a_token(self, anon, bob):
+        post = make_post(bob)
+        assert anon.get("/get_post_detail", {"id": post.pk}).status_code == 401
+
+
+class TestDelComment:
+    @pytest.fixture
+    def post(self, bob):
+        return make_post(bob)
+
+    def test_the_comments_author_deletes_it(self, api, user, post):
+        mine, kept = make_comments(post, user, 2)
+        response = api.post("/delComment", {"email": "ALICE@example.com", "id": mine.pk})
+        assert response.json() == {"status": 3010, "msg": "评论已删除"}
+        assert list(Comment.objects.all()) == [kept]
+        (data,) = api.get("/getPost", {"email": post.author.email}).json()["data"]
+        assert (data["comment_count"], [c["id"] for c in data["comment_list"]]) == (1, [kept.pk])
+
+    def test_the_posts_author_deletes_anyones(self, client_for, user, carol, bob, post):
+        (alices,) = make_comments(post, user, 1)
+        (carols,) = make_comments(post, carol, 1)
+        bob_api = client_for(bob)
+        for comment in (alices, carols):
+            answer = bob_api.post("/delComment", {"email": bob.email, "id": comment.pk}).json()
+            assert answer == {"status": 3010, "msg": "评论已删除"}
+        assert not Comment.objects.exists()
+
+    def test_again_is_3004(self, api, user, post):
+        (mine,) = make_comments(post, user, 1)
+        assert api.post("/delComment", {"email": user.email, "id": mine.pk}).json()["status"] == (
+            3010
+        )
+        again = api.post("/delComment", {"email": user.email, "id": mine.pk})
+        assert again.json() == {"status": 3004, "msg": "无此数据"}
+
+    @pytest.mark.parametrize("params", [{"id": "1"}, {"email": "alice@example.com"}, {}])
+    def test_missing_parameters_are_3006(self, api, user, post, params):
+        make_comments(post, user, 1)
+        assert api.post("/delComment", params).json() == {"status": 3006, "msg": "缺少参数"}
+        assert Comment.objects.count() == 1
+
+    @pytest.mark.parametrize(
+        "case", ["someone else's", "hidden", "no such id", "hex id", "1.0", "hidden post", "block"]
+    )
+    def test_no_comment_alice_may_delete_is_3004(self, api, user, carol, post, case):
+        (theirs,) = make_comments(post, carol, 1)  # on bob's post: neither alice's nor hers
+        (mine,) = make_comments(post, user, 1)
+        comment_id = {
+            "someone else's": theirs.pk,
+            "no such id": theirs.pk + mine.pk,
+            "hex id": "5f1d7a9e8b3c2a1d4e5f6a7b",
+            "1.0": f"{mine.pk}.0",
+        }.get(case, mine.pk)
+        if case == "hidden":
+            Comment.objects.filter(pk=mine.pk).update(is_hidden=True)
+        elif case == "hidden post":
+            Post.objects.update(is_hidden=True)
+        elif case == "block":
+            block(post.author, user)
+        response = api.post("/delComment", {"email": user.email, "id": comment_id})
+        assert response.status_code == 200
+        assert response.json() == {"status": 3004, "msg": "无此数据"}
+        assert Comment.objects.count() == 2
+
+    def test_as_someone_else_is_9403_after_the_not_found_code(self, api, user, bob, post):
+        (bobs,) = make_comments(post, bob, 1)
+        response = api.post("/delComment", {"email": bob.email, "id": bobs.pk})
+        assert response.status_code == 403
+        assert response.json() == FORBIDDEN
+        not_found = api.post("/delComment", {"email": bob.email, "id": bobs.pk + 1})
+        assert not_found.json() == {"status": 3004, "msg": "无此数据"}
+        assert Comment.objects.count() == 1
+
+    def test_deleting_sends_post_delete(self, api, user, post):
+        """The ORM deletes it (an app above feed follows deleted comments by the signal)."""
+        (mine,) = make_comments(post, user, 1)
+        deleted = []
+
+        def record(sender, instance, **kwargs):
+            deleted.append(instance.pk)
+
+        post_delete.connect(record, sender=Comment)
+        try:
+            assert api.post("/delComment", {"email": user.email, "id": mine.pk}).json()[
+                "status"
+            ] == (3010)
+        finally:
+            post_delete.disconnect(record, sender=Comment)
+        assert deleted == [mine.pk]
+
+
 class TestComment:
     def test_comments_and_returns_the_comment(self, api, user, bob):
         post = make_post(bob)
@@ -354,8 +540,15 @@ class TestComment:
         assert (comment.post, comment.author, comment.text) == (post, user, "好！")
         assert body["data"] == {
             "id": comment.pk,
+            "post": post.pk,
             "email": "alice@example.com",
             "username": "alice",
+            "author": {
+                "email": "alice@example.com",
+                "username": "alice",
+                "name": "Alice",
+                "img": None,
+            },
             "comment": "好！",
             "created_at": comment.created_at.isoformat(),
         }
@@ -620,6 +813,10 @@ ENDPOINT_METHODS = {
     "/putPost": "POST",
     "/getPost": "GET",
     "/delPost": "GET, POST",
+    "/get_post_detail": "GET",
+    "/like": "POST",
+    "/unlike": "POST",
+    "/delComment": "POST",
     "/comment": "POST",
     "/get_comments": "GET",
     "/get_friend_post": "GET",

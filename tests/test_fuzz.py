@@ -111,13 +111,13 @@ def fuzz_world(make_user, settings):
     Friendship.objects.create(owner=caller, friend=friend, group=Group.SPECIAL)
     Friendship.objects.create(owner=friend, friend=caller, group=Group.GOOD)  # they can chat
     posts = [make_post(friend, time=1_700_000_000), make_post(caller, time=1_700_000_100)]
-    make_comments(posts[0], caller, 3)
+    comments = make_comments(posts[0], caller, 3)
     received = make_messages(friend, caller, 3)
     sent = make_messages(caller, friend, 2, client_id=None)
     REAL_VALUES.update(
         email=[caller.email, caller.email.upper(), friend.email],  # the last one: 9403
         femail=[friend.email, stranger.email],
-        id=[str(post.pk) for post in posts] + [str(message.pk) for message in sent + received],
+        id=[str(row.pk) for row in [*posts, *comments, *sent, *received]],
         post=[str(post.pk) for post in posts],
         message=[str(message.pk) for message in received],
         time=[str(post.time) for post in posts],

@@ -5,10 +5,10 @@ tests/test_user_admin.py's)."""
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group, Permission
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from accounts.models import AuthToken, User
-from feed.models import Comment, Post, Report
+from feed.models import Comment, Like, Post, Report
 from tests.factories import PASSWORD, make_comments, make_post
 
 pytestmark = pytest.mark.django_db
@@ -133,6 +133,24 @@ def test_the_post_page_shows_the_latest_50_comments_and_links_to_all(staff_clien
     listed = staff_client.get(all_comments)
     assert listed.status_code == 200
     assert listed.context["cl"].result_count == 60
+
+
+def test_the_post_page_shows_its_likes_read_only(staff_client, user, bob, carol):
+    post = make_post(bob)
+    for liker in (user, carol):
+        Like.objects.create(user=liker, post=post)
+    url = reverse("admin:feed_post_change", args=[post.pk])
+    response = staff_client.get(url)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "2 个：" in content
+    for liker in (user, carol):
+        assert f'href="{reverse("admin:accounts_user_change", args=[liker.pk])}"' in content
+    # no page of likes of their own: staff cannot add, change or delete one
+    with pytest.raises(NoReverseMatch):
+        reverse("admin:feed_like_changelist")
+    listed = staff_client.get(reverse("admin:feed_post_changelist"))
+    assert listed.context["cl"].result_list[0].like_total == 2
 
 
 def test_a_comment_is_hidden_from_the_post_page(staff_client, user, bob):

@@ -1,5 +1,6 @@
-"""The friends' timeline /get_friend_post, the comment list inside posts, and the query budget of
-every feed list (/getPost, /get_friend_post, /get_comments)."""
+"""The friends' timeline /get_friend_post (with one's own posts: `self=1`), the comment list inside
+posts, and the query budget of every feed list (/getPost, /get_friend_post, /get_comments) and of
+/get_post_detail."""
 
 import json
 import re
@@ -9,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from feed.models import Comment, Post
+from feed.models import Comment, Like, Post
 from friends.models import Friendship, Group
 from tests.factories import POST_KEYS, befriend, block, make_comments, make_post
 
@@ -133,6 +134,40 @@ class TestFriendPost:
         Post.objects.bulk_create(Post(author=friends[0], time=t, msg="m") for t in range(101))
         assert len(timeline(api, email=user.email, limit=500)) == 100
 
+    def test_self_1_adds_the_callers_own_posts(self, api, user, friends, make_user):
+        stranger = make_user()
+        mine_new, mine_old = make_post(user, time=40), make_post(user, time=10)
+        make_post(user, time=50, is_hidden=True)
+        friends_post = make_post(friends[0], time=20)
+        make_post(stranger, time=30)
+        assert ids(timeline(api, email=user.email)) == [friends_post.pk]
+        assert ids(timeline(api, email=user.email, self="0")) == [friends_post.pk]
+        moments = ids(timeline(api, email=user.email, self="1"))
+        assert moments == [mine_new.pk, friends_post.pk, mine_old.pk]
+        # with a group only that group's friends, and oneself
+        assert ids(timeline(api, email=user.email, self="1", group="2")) == [
+            mine_new.pk,
+            mine_old.pk,
+        ]
+
+    def test_self_1_pages_with_the_cursor_like_the_rest(self, api, user, friends):
+        Post.objects.bulk_create(
+            Post(author=[user, *friends][number % 4], time=time, msg="m")
+            for number, time in enumerate([9] * 12 + [8] * 12 + [7] * 6)
+        )
+        newest_first = list(Post.objects.order_by("-time", "-id").values_list("pk", flat=True))
+        params = {"email": user.email, "self": "1", "limit": 7}
+        seen = []
+        while True:
+            body = api.get("/get_friend_post", params).json()
+            seen += ids(body["data"])
+            if not body["has_more"]:
+                break
+            params = {"email": user.email, "self": "1", "limit": 7, **body["next"]}
+        assert seen == newest_first
+        offsets = [ids(timeline(api, email=user.email, self="1", start=s, limit=7)) for s in (0, 7)]
+        assert offsets[0] + offsets[1] == newest_first[:14]
+
     def test_group(self, api, user, friends):
         posts = {group: make_post(friend) for group, friend in zip("123", friends, strict=True)}
         assert ids(timeline(api, email=user.email, group="2")) == [posts["2"].pk]
@@ -174,6 +209,8 @@ class TestFriendPost:
             ({"before": "5", "before_id": "1.5"}, "before_id"),
             ({"before": "5", "before_id": "-1"}, "before_id"),
             ({"before_id": "3"}, "before_id"),  # a post's id among those of one time
+            ({"self": "yes"}, "self"),
+            ({"self": "2"}, "self"),
             ({"limit": "-1"}, "limit"),
         ],
     )
@@ -232,7 +269,8 @@ class TestCommentList:
 
 def populate(user, *, friend_count, post_count, comment_count):
     """`friend_count` friends of `user` sharing `post_count` posts, and `comment_count` comments
-    spread over the newest posts by every friend; all in a few bulk INSERTs."""
+    spread over the newest posts by every friend, who each like every one of the newest 100
+    posts, as `user` does; all in a few bulk INSERTs."""
     User.objects.bulk_create(
         User(email=f"bulk{number}@example.com", username=f"bulk{number}")
         for number in range(friend_count)
@@ -250,6 +288,10 @@ def populate(user, *, friend_count, post_count, comment_count):
     Comment.objects.bulk_create(
         Comment(post=posts[number % len(posts)], author=people[number % friend_count], text="c")
         for number in range(comment_count)
+    )
+    liked = list(Post.objects.order_by("-time")[:100])
+    Like.objects.bulk_create(
+        Like(user=person, post=post) for person in [user, *people] for post in liked
     )
     return posts[0]
 
@@ -270,6 +312,27 @@ class TestQueryBudget:
             data = timeline(api, email=user.email, limit=100)
         assert len(data) == min(size["post_count"], 100)
         assert sum(post["comment_count"] for post in data) == size["comment_count"]
+        assert {(post["like_count"], post["liked"]) for post in data} == {
+            (size["friend_count"] + 1, 1)
+        }
+
+    def test_friend_post_with_ones_own(self, api, user, size, django_assert_max_num_queries):
+        populate(user, **size)
+        newest = Post.objects.order_by("-time", "-id").first()
+        Post.objects.filter(pk=newest.pk).update(author=user)
+        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+            data = timeline(api, email=user.email, limit=100, self="1")
+        assert len(data) == min(size["post_count"], 100)
+        assert (data[0]["id"], data[0]["email"]) == (newest.pk, user.email)
+
+    def test_get_post_detail(self, api, user, size, django_assert_max_num_queries):
+        post = populate(user, **size)
+        # the token's two, the post, its comments
+        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+            response = api.get("/get_post_detail", {"id": post.pk})
+        data = response.json()["data"]
+        assert data["comment_count"] == -(-size["comment_count"] // 3)
+        assert (data["like_count"], data["liked"]) == (size["friend_count"] + 1, 1)
 
     def test_friend_post_after_a_cursor(self, api, user, size, django_assert_max_num_queries):
         populate(user, **size)
@@ -347,6 +410,8 @@ class TestPlans:
             ("/get_friend_post", {"email": "alice@example.com"}),
             ("/get_friend_post", {"email": "alice@example.com", "group": "1", "before": 2}),
             ("/get_friend_post", {"email": "alice@example.com", "before": 2, "before_id": 10**9}),
+            ("/get_friend_post", {"email": "alice@example.com", "self": "1"}),
+            ("/get_friend_post", {"email": "alice@example.com", "self": "1", "before": 2}),
             ("/getPost", {"email": "alice@example.com"}),
             ("/getPost", {"oldTime": 2000}),
         ],
@@ -357,8 +422,9 @@ class TestPlans:
             assert "SEARCH feed_post USING INDEX post_" in plan, plan
             assert "SCAN feed_post" not in plan, plan
             return
-        # 3 authors × (the page of 20 and one more, for has_more), and the page itself
-        assert posts_read(plan[0]["Plan"]) <= 3 * 21 + 21, json.dumps(plan, indent=1)
+        # 3 authors (4 with oneself) × (the page of 20 and one more, for has_more), and the page
+        authors = 4 if params.get("self") == "1" else 3
+        assert posts_read(plan[0]["Plan"]) <= authors * 21 + 21, json.dumps(plan, indent=1)
 
     def test_a_cursor_deep_in_a_busy_friends_posts_reads_about_a_page(self, api, user, friends):
         """The cursor is where the index range starts: a page far down one friend's many posts
