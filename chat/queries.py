@@ -4,7 +4,7 @@ conversations and messages: /get_chats one range of chat_participant_user_last, 
 range of chat_message_conversation_id."""
 
 from django.db import connection
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
@@ -133,23 +133,34 @@ def unread_count():
     return Coalesce(Subquery(unread, output_field=IntegerField()), 0)
 
 
+def listed_sides(viewer):
+    """`viewer`'s sides of the conversations /get_chats lists, `unread` annotated: those with a
+    visible message, but for a deactivated peer or one blocked either way."""
+    active_peer = User.objects.filter(pk=OuterRef("peer"), is_active=True)
+    return (
+        Participant.objects.filter(user=viewer, last_message__isnull=False)
+        .filter(Exists(active_peer) & Block.objects.unblocked_q(viewer, "peer"))
+        .annotate(unread=unread_count())
+    )
+
+
 def chat_page(viewer, start=0, limit=20):
     """/get_chats: a page (with `has_more`) of `viewer`'s conversations that have a visible
     message, by their last message, newest first, each a Participant with `peer` and
     `last_message` selected and `unread` annotated. Conversations with a deactivated peer, or
     one blocked either way, are left out. One query."""
-    active_peer = User.objects.filter(pk=OuterRef("peer"), is_active=True)
-    sides = (
-        Participant.objects.filter(user=viewer, last_message__isnull=False)
-        .filter(Exists(active_peer) & Block.objects.unblocked_q(viewer, "peer"))
-        .select_related("peer", "last_message")
-        .annotate(unread=unread_count())
-        .order_by("-last_message")
-    )
+    sides = listed_sides(viewer).select_related("peer", "last_message").order_by("-last_message")
     found = list(sides[start : start + limit + 1])
     for side in found:
         side.user = viewer
     return Page(found[:limit], int(len(found) > limit))
+
+
+def unread_message_total(viewer):
+    """/get_badges' `messages`: the `unread` counts of every conversation /get_chats lists,
+    summed. One query (a range of chat_participant_user_last, each count a range of
+    chat_message_sender_unread)."""
+    return listed_sides(viewer).aggregate(total=Sum("unread"))["total"] or 0
 
 
 def own_message(sender, raw_id):

@@ -139,6 +139,25 @@ class Block(models.Model):
         return f"{self.blocker} ⊘ {self.blocked}"
 
 
+class FollowersSeen(models.Model):
+    """The newest `since` (a friendship's created_at) that the first page of /get_followers
+    returned to `user`: /get_badges counts the users who added them after it (API.md). It only
+    moves forward, so that a page read in a race, or one whose newest follower has left, never
+    counts old followers again."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    seen_until = models.DateTimeField("已看到")
+
+    class Meta:
+        verbose_name = "已看过的关注者"
+        verbose_name_plural = "已看过的关注者"
+
+    def __str__(self):
+        return f"{self.user_id}: {self.seen_until}"
+
+
 class InterestTag(models.Model):
     """One normalized interest ("篮球", "music"), shared by everyone who lists it in `like`."""
 

@@ -33,7 +33,15 @@ from django.db.models.lookups import GreaterThan, IContains, LessThanOrEqual
 from django.utils import timezone
 
 from accounts.models import User
-from friends.models import Block, Friendship, InterestTag, SearchField, SearchInterest, UserInterest
+from friends.models import (
+    Block,
+    FollowersSeen,
+    Friendship,
+    InterestTag,
+    SearchField,
+    SearchInterest,
+    UserInterest,
+)
 from socialsite.api import page_of
 
 
@@ -66,6 +74,20 @@ def followers(owner):
 def followers_page(owner, *, start, limit):
     """A page of /get_followers (with `has_more`): one query."""
     return page_of(followers(owner), start, limit)
+
+
+def new_follower_count(owner):
+    """/get_badges' `followers`: the followers of /get_followers who added `owner` after the
+    newest one its first page last showed `owner` (all of them if it never did). One query, a
+    range of friendship_friend_added."""
+    seen = FollowersSeen.objects.filter(user=owner)
+    after_seen = Q(created_at__gt=Subquery(seen.values("seen_until"))) | ~Exists(seen)
+    return (
+        Friendship.objects.filter(friend=owner, owner__is_active=True)
+        .filter(Block.objects.unblocked_q(owner, "owner"))
+        .filter(after_seen)
+        .count()
+    )
 
 
 def blocks_made(blocker):

@@ -1,12 +1,13 @@
 """Writes of the friends app: lists, blocks and remembered search interests (API.md, "Friends")."""
 
 from django.db import IntegrityError, transaction
-from django.db.models import Subquery
+from django.db.models import DateTimeField, Subquery, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import User
 from friends import errors, queries
-from friends.models import Block, Friendship, SearchField, SearchInterest
+from friends.models import Block, FollowersSeen, Friendship, SearchField, SearchInterest
 from socialsite.errors import ApiError
 
 
@@ -98,6 +99,28 @@ def remember_search_interests(user, *, like=None, flike=None):
     remembered = SearchInterest.objects.filter(user=user)
     recent = remembered.order_by("-searched_at", "-id").values("id")[: SearchInterest.KEPT_PER_USER]
     remembered.exclude(id__in=Subquery(recent)).delete()
+
+
+def read_followers(owner, *, start, limit):
+    """/get_followers: one page of `owner`'s followers (with `has_more`). Reading the first page
+    moves the mark of /get_badges' `followers` to the newest `since` it shows."""
+    page = queries.followers_page(owner, start=start, limit=limit)
+    if start == 0 and page.items:
+        mark_followers_seen(owner, page.items[0].created_at)
+    return page
+
+
+def mark_followers_seen(owner, newest):
+    """Move `owner`'s FollowersSeen mark forward to `newest` (never back). One UPDATE; on the
+    first read an INSERT too."""
+    forward = {"seen_until": Greatest("seen_until", Value(newest, output_field=DateTimeField()))}
+    if FollowersSeen.objects.filter(user=owner).update(**forward):
+        return
+    try:
+        with transaction.atomic():
+            FollowersSeen.objects.create(user=owner, seen_until=newest)
+    except IntegrityError:  # a racing first read made it: move that one forward
+        FollowersSeen.objects.filter(user=owner).update(**forward)
 
 
 def search_and_remember(viewer, filters, *, start, limit):

@@ -76,7 +76,7 @@ def get_friends(request, params):
 def get_followers(request, params):
     caller = owner_named_by(request, params, missing=errors.MISSING_OR_UNKNOWN)
     start, limit = read_page(params)
-    page = queries.followers_page(caller, start=start, limit=limit)
+    page = services.read_followers(caller, start=start, limit=limit)
     data = [follower_json(entry, request) for entry in page.items]
     return envelope(6001, "成功", data=data, has_more=page.has_more)
 

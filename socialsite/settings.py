@@ -20,6 +20,9 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+# The address clients reach the site at, for absolute URLs built without a request: the avatars
+# in a frame pushed from a signal (notices). Answers to requests build theirs from the request.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:5000")
 
 # HTTPS in production (README, "Running in production"): all off by default, so that `make run`
 # works over plain HTTP on 127.0.0.1.
@@ -59,6 +62,7 @@ INSTALLED_APPS = [
     "friends",
     "feed",
     "chat",
+    "notices",
 ]
 
 MIDDLEWARE = [

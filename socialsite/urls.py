@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("friends.urls")),
     path("", include("feed.urls")),
     path("", include("chat.urls")),
+    path("", include("notices.urls")),
 ]
 
 

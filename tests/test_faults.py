@@ -100,6 +100,9 @@ DATABASE_CALLS = {
     "get_chats": ("get", {"email": ALICE}),
     "read_msgs": ("post", {"email": ALICE, "femail": BOB, "id": "1"}),
     "recall_msg": ("post", {"email": ALICE, "id": "1"}),
+    "get_notices": ("get", {"email": ALICE}),
+    "read_notices": ("post", {"email": ALICE}),
+    "get_badges": ("get", {"email": ALICE}),
 }
 
 
@@ -294,6 +297,9 @@ CACHE_FREE_CALLS = {
     "get_comments": ("get", {"id": "{post}"}, 3002),
     "get_friend_post": ("get", {"email": ALICE}, 3002),
     "report": ("post", {"email": ALICE, "post": "{post}", "reason": "spam"}, 7001),
+    "get_notices": ("get", {"email": ALICE}, 7002),
+    "read_notices": ("post", {"email": ALICE}, 7003),
+    "get_badges": ("get", {"email": ALICE}, 7002),
 }
 # The chat's endpoints need no cache either: the send limit, like the post limit, is no security
 # check (socialsite.ratelimit.ActionLimit) and lets messages through while the cache is down.

@@ -36,6 +36,7 @@ LISTS = {
     "/get_followers": ({"email": "alice@example.com"}, 2),
     "/get_blocks": ({"email": "alice@example.com"}, 2),
     "/get_chats": ({"email": "alice@example.com"}, 2),
+    "/get_notices": ({"email": "alice@example.com"}, 2),
 }
 
 
@@ -46,7 +47,8 @@ def test_every_paged_list_is_tried():
 @pytest.fixture
 def world(user, bob, carol, make_user):
     """alice lists bob and carol, who post (bob's post has 3 comments) and list her too; dan and
-    erin she does not list; fay and gus she blocked. bob and carol have each sent her a message."""
+    erin she does not list; fay and gus she blocked. bob and carol have each sent her a message
+    (and each added her: two follow notices)."""
     make_user(email="dan@example.com")
     make_user(email="erin@example.com")
     for friend in (bob, carol):

@@ -30,6 +30,7 @@ from feed.models import Comment, Post
 from friends.interests import split_interests
 from friends.models import Friendship, Group, InterestTag, UserInterest
 from friends.queries import years_before
+from notices.models import TEXT_LENGTH, Notice
 
 INTERESTS = [
     "篮球",
@@ -147,6 +148,9 @@ CHAT_TEXTS = [
 DEMO_CHATS = 5
 MESSAGES_PER_CHAT = 12
 UNREAD_PER_CHAT = 3
+# The demo user's notices (a follow from each user who lists them, a comment notice for each
+# comment of another user on their posts): all read but the newest few.
+UNREAD_NOTICES = 5
 POOL_SIZE = 2000
 DRAWN_AVATARS = 8
 TIME_SPREAD = timedelta(days=90)
@@ -231,6 +235,8 @@ class Command(BaseCommand):
             made = seeder.make_demo_chats(ids[0])
         for name, number in made.items():
             counts[name] += number
+        with transaction.atomic():
+            seeder.make_demo_notices(ids[0])
         return counts
 
 
@@ -466,6 +472,43 @@ class Seeder:
             )
             messages += len(made)
         return {"friendships": len(added), "messages": messages}
+
+    def make_demo_notices(self, demo_id):
+        """The notices the app would have made the demo user (rows loaded in bulk send no
+        post_save): a follow for each user who lists them and a comment for each comment of
+        another user on their posts, all read but the newest UNREAD_NOTICES."""
+        follows = Friendship.objects.filter(friend=demo_id).values_list("pk", "owner", "created_at")
+        comments = (
+            Comment.objects.filter(post__author=demo_id)
+            .exclude(author=demo_id)
+            .values_list("pk", "post", "author", "text", "created_at")
+        )
+        notices = [
+            Notice(
+                recipient_id=demo_id,
+                actor_id=owner,
+                type=Notice.Type.FOLLOW,
+                friendship_id=friendship,
+                created_at=created_at,
+            )
+            for friendship, owner, created_at in follows
+        ]
+        notices += [
+            Notice(
+                recipient_id=demo_id,
+                actor_id=author,
+                type=Notice.Type.COMMENT,
+                post_id=post,
+                comment_id=comment,
+                text=text[:TEXT_LENGTH],
+                created_at=created_at,
+            )
+            for comment, post, author, text, created_at in comments
+        ]
+        notices.sort(key=lambda notice: notice.created_at)
+        for notice in notices[:-UNREAD_NOTICES]:
+            notice.read = True
+        Notice.objects.bulk_create(notices)
 
     def draw_avatars(self, user_ids):
         """A few users (the demo account first) get an avatar drawn with Pillow, stored
