@@ -7,12 +7,13 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from feed import services
 from feed.models import Comment, Post, Report
 
 EXCERPT_LENGTH = 40
+THUMBNAIL_SIZE = 128
 INLINE_COMMENTS = 50
 # A report outlives its reporter and its target (feed.models.Report): the queue says so.
 DELETED_ACCOUNT = "已注销"
@@ -90,8 +91,25 @@ class PostAdmin(HideActionsMixin, admin.ModelAdmin):
     search_fields = ("msg", "author__email")
     list_select_related = ("author",)
     ordering = ("-created_at", "-id")
-    fields = ("author", "msg", "time", "client_time", "created_at", "all_comments", "is_hidden")
-    readonly_fields = ("author", "msg", "time", "client_time", "created_at", "all_comments")
+    fields = (
+        "author",
+        "msg",
+        "image_thumbnails",
+        "time",
+        "client_time",
+        "created_at",
+        "all_comments",
+        "is_hidden",
+    )
+    readonly_fields = (
+        "author",
+        "msg",
+        "image_thumbnails",
+        "time",
+        "client_time",
+        "created_at",
+        "all_comments",
+    )
     inlines = (CommentInline,)
     actions = ("hide", "unhide", "delete_selected")
     show_full_result_count = False
@@ -114,6 +132,26 @@ class PostAdmin(HideActionsMixin, admin.ModelAdmin):
     @admin.display(description="评论数", ordering="comment_total")
     def comment_count(self, post):
         return post.comment_total
+
+    @admin.display(description="图片")
+    def image_thumbnails(self, post):
+        # Thumbnails, as the user page shows avatars (accounts.admin), each linking to its file.
+        shown = post.images.order_by("position").only("file")
+        if not shown:
+            return "—"
+        return format_html_join(
+            " ",
+            '<a href="{}"><img src="{}" alt="" width="{}" height="{}" style="object-fit: contain">'
+            "</a>",
+            ((image.file.url, image.file.url, THUMBNAIL_SIZE, THUMBNAIL_SIZE) for image in shown),
+        )
+
+    def delete_model(self, request, obj):
+        services.delete_posts(Post.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        # Through the service: the image files go once the deletion has committed.
+        services.delete_posts(queryset)
 
     @admin.display(description="全部评论")
     def all_comments(self, post):

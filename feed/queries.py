@@ -2,7 +2,8 @@
 that decide a not-found code, so that the views keep API.md's check order (not-found codes,
 then ownership (9403), then formats (9400), then the write). Every list runs a fixed number of
 queries whatever the number of friends, posts or comments: the page of posts with their
-authors, then the latest comments and the comment counts of all of them in one query."""
+authors, then the latest comments and the comment counts of all of them in one query, then
+their images in one query."""
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
@@ -13,7 +14,7 @@ from accounts import extensions
 from accounts.models import User, normalize_email
 from feed import errors
 from feed.forms import parse_bigint, parse_id
-from feed.models import Comment, Post
+from feed.models import Comment, Post, PostImage
 from friends.models import Friendship
 from socialsite.api import page_of
 from socialsite.errors import ApiError
@@ -27,11 +28,29 @@ COMMENT_FIELDS = ("id", "post_id", "text", "created_at", "author__email", "autho
 def post_page(posts, viewer, start, limit):
     """The page [start, start + limit) of `posts` (newest first) with `has_more`, its posts ready
     for `post_json`: author selected, `comment_count` the number of comments `viewer` may see,
-    `latest_comments` the newest ≤ 50 of them (newest first; the serializer turns them around).
-    Two queries."""
+    `latest_comments` the newest ≤ 50 of them (newest first; the serializer turns them around),
+    `image_list` its images in order. Three queries (one for an empty page)."""
     page = page_of(posts.select_related("author").only(*POST_FIELDS).newest_first(), start, limit)
     attach_comments(page.items, viewer)
+    attach_images(page.items)
     return page
+
+
+def attach_images(posts):
+    """Set `image_list` on `posts`, each post's images in position order, with one query (an
+    index range of the (post, position) constraint per post)."""
+    by_id = {post.pk: post for post in posts}
+    for post in posts:
+        post.image_list = []
+    if not by_id:
+        return
+    images = (
+        PostImage.objects.filter(post_id__in=by_id)
+        .only("post_id", "file")
+        .order_by("post_id", "position")
+    )
+    for image in images:
+        by_id[image.post_id].image_list.append(image)
 
 
 def attach_comments(posts, viewer):

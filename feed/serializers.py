@@ -11,9 +11,10 @@ def comment_json(comment):
     }
 
 
-def post_json(post):
-    """A post from `queries.post_page` or `services.put_post` (with `comment_count` and
-    `latest_comments`, newest first)."""
+def post_json(post, request):
+    """A post from `queries.post_page` or `services.put_post` (with `comment_count`,
+    `latest_comments`, newest first, and `image_list`); `request` makes the image URLs
+    absolute."""
     return {
         "_id": str(post.pk),
         "id": post.pk,
@@ -23,6 +24,7 @@ def post_json(post):
         "msg": post.msg,
         "time": post.time,
         "created_at": post.created_at.isoformat(),
+        "images": [request.build_absolute_uri(image.file.url) for image in post.image_list],
         "comment_count": post.comment_count,
         # fetched newest first, so that the slice keeps the latest; shown oldest first
         "comment_list": [comment_json(comment) for comment in reversed(post.latest_comments)],

@@ -17,7 +17,7 @@ def require_text(value, missing):
     return value
 
 
-@api(("POST",), takes_images=True)
+@api(("POST",), takes_images=True, lists=("images",))
 def put_post(request, params):
     services.POST_LIMIT.check(request.api_user.pk)
     email, message, time = params.require("email", "message", "time", missing=errors.INVALID_POST)
@@ -25,8 +25,8 @@ def put_post(request, params):
     if not is_integer(time):
         raise ApiError(errors.INVALID_POST)
     author = require_owner(request, email, unknown=errors.INVALID_POST)
-    post = services.put_post(author, message=message, time=time)
-    return envelope(3001, "发布成功", data=post_json(post))
+    post = services.put_post(author, message=message, time=time, images=params.getlist("images"))
+    return envelope(3001, "发布成功", data=post_json(post, request))
 
 
 @api(("GET",), replica_reads=True)
@@ -43,7 +43,7 @@ def get_post(request, params):
         limit=limit,
     )
     return envelope(
-        3002, "成功", data=[post_json(post) for post in page.items], has_more=page.has_more
+        3002, "成功", data=[post_json(post, request) for post in page.items], has_more=page.has_more
     )
 
 
@@ -91,7 +91,7 @@ def get_friend_post(request, params):
     last = page.items[-1] if page.has_more else None
     # the cursor of the next page: following it never skips nor repeats a post (API.md)
     following = last and {"before": last.time, "before_id": last.pk}
-    data = [post_json(post) for post in page.items]
+    data = [post_json(post, request) for post in page.items]
     return envelope(3002, "成功", data=data, has_more=page.has_more, next=following)
 
 
