@@ -1,6 +1,6 @@
 """The image pipeline: untrusted bytes (base64 from the API, an upload from the admin) in, a
 small, metadata-free WebP file in media storage out (API.md, /reset `img`). Avatars are fitted
-within 512×512; post images will reuse it with a larger box.
+within 512×512; post images (feed.services, API.md /putPost `images`) within 1080×1080.
 
 Every image is re-encoded as WebP: one format for all, with alpha, small files, and nothing of
 the uploaded file's bytes survives. An image is checked before its pixels are decoded: the format

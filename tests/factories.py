@@ -84,6 +84,7 @@ POST_KEYS = {
     "msg",
     "time",
     "created_at",
+    "images",
     "comment_count",
     "comment_list",
 }

@@ -45,6 +45,7 @@ class TestPutPost:
             "msg": "你好，世界",
             "time": 1700000000123,
             "created_at": data["created_at"],
+            "images": [],
             "comment_count": 0,
             "comment_list": [],
         }
