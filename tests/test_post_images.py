@@ -12,11 +12,14 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models.signals import post_delete, post_save
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image, ImageFile
 
+from accounts import avatars
 from accounts.models import AuthToken
 from feed.models import Post, PostImage
+from feed.services import POST_IMAGE_BOX
 from tests import images
 from tests.factories import PASSWORD, ApiClient, befriend, body, make_post
 from tests.images import b64
@@ -385,6 +388,36 @@ class TestAdmin:
         assert "/media/posts/" not in content
 
 
+class TestCost:
+    """The avatars' bound holds within the post images' larger box: whatever the input, the work
+    after decoding costs less than the decoding itself, and memory stays within half as much
+    again as the decoded first frame."""
+
+    @pytest.mark.parametrize("name", images.WORST_INPUTS)
+    def test_the_pipeline_costs_less_than_twice_decoding(self, tmp_path, name):
+        cost = images.measure(tmp_path, images.worst_input(name), box=POST_IMAGE_BOX)
+        assert cost["pipeline_cpu"] < 2 * cost["decode_cpu"], cost
+        assert cost["rss_growth"] <= 1.5 * cost["decoded_bytes"], cost
+
+    @pytest.mark.parametrize("name", images.WORST_INPUTS)
+    def test_through_the_api(self, api, user, name):
+        urls = body(put_json(api, [b64(images.worst_input(name))]))["data"]["images"]
+        assert max(opened(urls[0])[1].size) == 1080
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="a plan of SQLite's query planner")
+def test_the_images_of_a_page_are_read_through_the_constraints_index(api, user, bob):
+    make_post(bob)
+    with CaptureQueriesContext(connection) as queries:
+        assert body(api.get("/getPost", {"email": bob.email}))["status"] == 3002
+    (sql,) = [query["sql"] for query in queries if 'FROM "feed_postimage"' in query["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+        plan = "\n".join(row[-1] for row in cursor.fetchall())
+    assert "USING INDEX feed_postimage_one_per_position" in plan, plan
+    assert "SCAN feed_postimage" not in plan, plan
+
+
 def in_threads(calls):
     """Run each of `calls` in a thread of its own, all released at once; returns the responses'
     (HTTP status, body) pairs."""
@@ -449,3 +482,18 @@ class TestRaces:
         assert statuses in ([1015, 3001], [1015, 3000], [1015, 9401]), answers
         assert not Post.objects.exists() and not PostImage.objects.exists()
         assert stored_files() == []
+
+
+def test_the_reduction_of_avatars_is_unchanged_by_the_pixel_cap():
+    """MAX_REDUCED_PIXELS only ever changes the factor for a box larger than an avatar's: for
+    every size up to the 16 MP limit, an avatar is reduced as by the gap alone."""
+    for width in range(1, 16_001, 37):
+        for height in range(1, min(16_000, avatars.MAX_PIXELS // width) + 1, 41):
+            scale = max(width / 512, height / 512)
+            by_the_gap = max(1, int(scale / avatars.REDUCING_GAP))
+            assert avatars._reduce_factor((width, height), (512, 512)) == by_the_gap
+
+
+def test_a_16_mp_image_within_1080_is_reduced_to_no_more_than_the_cap():
+    assert avatars._reduce_factor((4000, 4000), POST_IMAGE_BOX) == 2
+    assert avatars._reduce_factor((2100, 2100), POST_IMAGE_BOX) == 1  # never below the box
