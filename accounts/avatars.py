@@ -1,6 +1,6 @@
 """The image pipeline: untrusted bytes (base64 from the API, an upload from the admin) in, a
 small, metadata-free WebP file in media storage out (API.md, /reset `img`). Avatars are fitted
-within 512×512; post images will reuse it with a larger box.
+within 512×512; post images (feed.services, API.md /putPost `images`) within 1080×1080.
 
 Every image is re-encoded as WebP: one format for all, with alpha, small files, and nothing of
 the uploaded file's bytes survives. An image is checked before its pixels are decoded: the format
@@ -40,6 +40,11 @@ OUTPUT_QUALITY = 85
 # The image is reduced (box filter, integer factor) to at least this many times its final size,
 # and only then resampled with Lanczos: Pillow's `reducing_gap`, with the same default.
 REDUCING_GAP = 2.0
+# At most this many pixels in the reduced image (16 MiB as RGBA) where the factor leaves a
+# choice. An avatar's (512×512, reduced to less than 4 times that a side) never holds more; a
+# post image's (1080×1080) would keep a 16 MP image whole, held two or three times over on its
+# way to Pillow: it is reduced further instead, never below its box.
+MAX_REDUCED_PIXELS = 2048 * 2048
 # libjpeg decodes every scan of a progressive JPEG over the whole image, whatever the scale, and
 # accepts any number of them: a 60 KB file of 2,000 tiny scans costs 2 s of CPU, 5 MiB of them
 # minutes. Encoders write about 10; 100 is far beyond any real file.
@@ -256,9 +261,13 @@ def _orientation(image):
 
 def _reduce_factor(size, fit, gap=REDUCING_GAP):
     """The integer factor that keeps an image of `size` at least `gap` times the size it will
-    have once fitted within `fit`."""
+    have once fitted within `fit`, or, where that leaves more than MAX_REDUCED_PIXELS, the
+    smallest that leaves no more, as long as the image stays at least its fitted size."""
     scale = max(size[0] / fit[0], size[1] / fit[1])
-    return max(1, int(scale / gap))
+    factor = max(1, int(scale / gap))
+    while (size[0] // factor) * (size[1] // factor) > MAX_REDUCED_PIXELS and factor + 1 <= scale:
+        factor += 1
+    return factor
 
 
 def _decode_small(image, data, fit):

@@ -15,6 +15,7 @@ from feed import services
 from feed.models import Comment, Like, Post, Report
 
 EXCERPT_LENGTH = 40
+THUMBNAIL_SIZE = 128
 INLINE_COMMENTS = 50
 LISTED_LIKERS = 50
 # A report outlives its reporter and its target (feed.models.Report): the queue says so.
@@ -97,6 +98,7 @@ class PostAdmin(HideActionsMixin, admin.ModelAdmin):
     fields = (
         "author",
         "msg",
+        "image_thumbnails",
         "time",
         "client_time",
         "created_at",
@@ -108,6 +110,7 @@ class PostAdmin(HideActionsMixin, admin.ModelAdmin):
     readonly_fields = (
         "author",
         "msg",
+        "image_thumbnails",
         "time",
         "client_time",
         "created_at",
@@ -164,6 +167,26 @@ class PostAdmin(HideActionsMixin, admin.ModelAdmin):
         )
         more = f"（最新的 {LISTED_LIKERS} 位）" if post.like_total > LISTED_LIKERS else ""
         return format_html("{} 个{}：{}", post.like_total, more, links)
+
+    @admin.display(description="图片")
+    def image_thumbnails(self, post):
+        # Thumbnails, as the user page shows avatars (accounts.admin), each linking to its file.
+        shown = post.images.order_by("position").only("file")
+        if not shown:
+            return "—"
+        return format_html_join(
+            " ",
+            '<a href="{}"><img src="{}" alt="" width="{}" height="{}" style="object-fit: contain">'
+            "</a>",
+            ((image.file.url, image.file.url, THUMBNAIL_SIZE, THUMBNAIL_SIZE) for image in shown),
+        )
+
+    def delete_model(self, request, obj):
+        services.delete_posts(Post.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        # Through the service: the image files go once the deletion has committed.
+        services.delete_posts(queryset)
 
     @admin.display(description="全部评论")
     def all_comments(self, post):

@@ -57,6 +57,55 @@ class Post(models.Model):
         return f"{self.author}: {self.msg[:30]}"
 
 
+# API.md, /putPost: 1 to 9 images a post.
+MAX_POST_IMAGES = 9
+
+
+class PostImageQuerySet(models.QuerySet):
+    def files_of(self, posts):
+        """(storage, name) of the image files of `posts` (a queryset of posts): read inside the
+        transaction that deletes them, deleted once it commits."""
+        storage = self.model._meta.get_field("file").storage
+        names = self.filter(post__in=posts.values("pk")).values_list("file", flat=True)
+        return [(storage, name) for name in names]
+
+
+class PostImage(models.Model):
+    """One of a post's images: a WebP file in media storage, made by the image pipeline
+    (accounts.avatars) and fitted within 1080×1080, at `position` 0 to 8 in the post. Made with
+    the post and never changed; the file is deleted once the row's deletion commits
+    (services.delete_posts, and accounts.extensions.account_files for a deleted account)."""
+
+    # no index of its own: the (post, position) constraint's starts with it
+    post = models.ForeignKey(
+        Post,
+        on_delete=models.CASCADE,
+        related_name="images",
+        db_index=False,
+        verbose_name="动态",
+    )
+    position = models.PositiveSmallIntegerField("序号")
+    file = models.ImageField("图片", upload_to="posts/")
+
+    objects = PostImageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "动态图片"
+        verbose_name_plural = "动态图片"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["post", "position"], name="%(app_label)s_%(class)s_one_per_position"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(position__gte=0, position__lt=MAX_POST_IMAGES),
+                name="%(app_label)s_%(class)s_position",
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.post_id} 第 {self.position + 1} 张"
+
+
 class Comment(models.Model):
     # no index of its own: comment_post_created starts with it
     post = models.ForeignKey(

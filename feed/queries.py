@@ -3,7 +3,7 @@ that decide a not-found code, so that the views keep API.md's check order (not-f
 then ownership (9403), then formats (9400), then the write). Every list runs a fixed number of
 queries whatever the number of friends, posts or comments: the page of posts with their
 authors and like counts, then the latest comments and the comment counts of all of them in one
-query."""
+query, then their images in one query."""
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
@@ -26,7 +26,7 @@ from accounts import extensions
 from accounts.models import User, normalize_email
 from feed import errors
 from feed.forms import parse_bigint, parse_id
-from feed.models import Comment, Like, Post
+from feed.models import Comment, Like, Post, PostImage
 from friends.models import Friendship
 from socialsite.api import page_of
 from socialsite.errors import ApiError
@@ -61,19 +61,22 @@ def post_page(posts, viewer, start, limit):
     """The page [start, start + limit) of `posts` (newest first) with `has_more`, its posts ready
     for `post_json`: author selected, likes counted (`with_likes`), `comment_count` the number of
     comments `viewer` may see, `latest_comments` the newest ≤ 50 of them (newest first; the
-    serializer turns them around). Two queries."""
+    serializer turns them around), `image_list` its images in order. Three queries (one for an
+    empty page)."""
     page = page_of(for_post_json(posts, viewer).newest_first(), start, limit)
     attach_comments(page.items, viewer)
+    attach_images(page.items)
     return page
 
 
 def post_detail(viewer, raw_id):
     """/get_post_detail: the post `viewer` may see with id `raw_id`, ready for `post_json`;
-    3006 otherwise (as `post_visible_to`). Two queries."""
+    3006 otherwise (as `post_visible_to`). Three queries."""
     post = post_by_id(for_post_json(Post.objects.visible_to(viewer), viewer), raw_id)
     if post is None:
         raise ApiError(errors.NO_SUCH_POST)
     attach_comments([post], viewer)
+    attach_images([post])
     return post
 
 
@@ -85,6 +88,23 @@ def like_state(post, viewer):
     if state is None:
         raise ApiError(errors.NO_SUCH_POST)
     return {"like_count": state["like_count"], "liked": int(state["liked"])}
+
+
+def attach_images(posts):
+    """Set `image_list` on `posts`, each post's images in position order, with one query (an
+    index range of the (post, position) constraint per post)."""
+    by_id = {post.pk: post for post in posts}
+    for post in posts:
+        post.image_list = []
+    if not by_id:
+        return
+    images = (
+        PostImage.objects.filter(post_id__in=by_id)
+        .only("post_id", "file")
+        .order_by("post_id", "position")
+    )
+    for image in images:
+        by_id[image.post_id].image_list.append(image)
 
 
 def attach_comments(posts, viewer):

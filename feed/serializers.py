@@ -18,7 +18,8 @@ def comment_json(comment, request):
 
 def post_json(post, request):
     """A post from `queries.post_page`, `queries.post_detail` or `services.put_post` (with
-    `like_count`, `liked`, `comment_count` and `latest_comments`, newest first)."""
+    `like_count`, `liked`, `comment_count`, `latest_comments`, newest first, and `image_list`);
+    `request` makes the image and avatar URLs absolute."""
     return {
         "_id": str(post.pk),
         "id": post.pk,
@@ -31,6 +32,7 @@ def post_json(post, request):
         "created_at": post.created_at.isoformat(),
         "like_count": post.like_count,
         "liked": int(post.liked),
+        "images": [request.build_absolute_uri(image.file.url) for image in post.image_list],
         "comment_count": post.comment_count,
         # fetched newest first, so that the slice keeps the latest; shown oldest first
         "comment_list": [

@@ -6,12 +6,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import extensions
+from accounts import avatars, extensions
 from accounts.models import User
 from accounts.services import deactivatable_by, deactivate_users
 from feed import errors, queries
 from feed.forms import CommentForm, PostForm, ReportForm
-from feed.models import Comment, Like, Post, Report, reported_text
+from feed.models import MAX_POST_IMAGES, Comment, Like, Post, PostImage, Report, reported_text
 from socialsite import ratelimit
 from socialsite.api import validate
 from socialsite.errors import ApiError
@@ -20,6 +20,8 @@ from socialsite.errors import ApiError
 # first; a post or comment is counted when it is stored.
 POST_LIMIT = ratelimit.ActionLimit("posts", limit=30, window=10 * 60)
 COMMENT_LIMIT = ratelimit.ActionLimit("comments", limit=60, window=10 * 60)
+# API.md, /putPost: each image checked and stored as an avatar is, but fitted within 1080×1080.
+POST_IMAGE_BOX = (1080, 1080)
 
 
 def _serialize_writes_of(user):
@@ -29,19 +31,19 @@ def _serialize_writes_of(user):
     list(User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk"))
 
 
-def put_post(author, *, message, time):
-    """Publish a post; returns it ready for `post_json` (no comments yet)."""
+def put_post(author, *, message, time, images=()):
+    """Publish a post with the base64 `images` (0 to 9); returns it ready for `post_json` (no
+    comments yet). Nothing is stored unless the message, the time and every image are valid."""
     form = PostForm(data={"message": message, "time": time})
     validate(form)
+    # Decoded and written before the transaction: the author's row stays locked for the inserts
+    # only, not for the seconds of CPU that nine large images may take.
+    names = _store_images(_post_images(images))
     try:
-        with transaction.atomic():
-            _serialize_writes_of(author)
-            post = Post.objects.create(
-                author=author, msg=form.cleaned_data["message"], time=form.cleaned_data["time"]
-            )
-            POST_LIMIT.count(author.pk)  # a refusal rolls the post back
-    except IntegrityError:  # the author was deleted meanwhile
-        raise ApiError(errors.INVALID_POST) from None
+        post = _insert_post(author, form.cleaned_data, names)
+    except BaseException:
+        _delete_files(names)  # the post was not stored: the files are nobody's
+        raise
     post.like_count = 0
     post.liked = False
     post.comment_count = 0
@@ -49,13 +51,81 @@ def put_post(author, *, message, time):
     return post
 
 
+def _post_images(images):
+    """The re-encoded files of a post's base64 `images`, in order (accounts.avatars, fitted within
+    POST_IMAGE_BOX); 9400 for more than MAX_POST_IMAGES, counted before any is decoded, or at the
+    first that is not an acceptable image (the rest are not decoded)."""
+    if len(images) > MAX_POST_IMAGES:
+        raise ValidationError({"images": [f"至多 {MAX_POST_IMAGES} 张图片。"]})
+    files = []
+    for number, text in enumerate(images, start=1):
+        try:
+            files.append(avatars.from_base64(text, box=POST_IMAGE_BOX))
+        except avatars.InvalidAvatar as error:
+            raise ValidationError({"images": [f"第 {number} 张图片：{error}"]}) from None
+    return files
+
+
+def _store_images(files):
+    """Write `files` to PostImage's storage; returns their names. A failure deletes those
+    written."""
+    field = PostImage._meta.get_field("file")
+    names = []
+    try:
+        for content in files:
+            names.append(field.storage.save(field.generate_filename(None, content.name), content))
+    except BaseException:
+        _delete_files(names)
+        raise
+    return names
+
+
+def _delete_files(names):
+    storage = PostImage._meta.get_field("file").storage
+    for name in names:
+        storage.delete(name)
+
+
+def _insert_post(author, cleaned_data, image_names):
+    try:
+        with transaction.atomic():
+            _serialize_writes_of(author)
+            post = Post.objects.create(
+                author=author, msg=cleaned_data["message"], time=cleaned_data["time"]
+            )
+            post.image_list = PostImage.objects.bulk_create(
+                PostImage(post=post, position=position, file=name)
+                for position, name in enumerate(image_names)
+            )
+            POST_LIMIT.count(author.pk)  # a refusal rolls the post back
+    except IntegrityError:  # the author was deleted meanwhile
+        raise ApiError(errors.INVALID_POST) from None
+    return post
+
+
 def delete_post(post):
-    """Delete `post` and, through the foreign keys, its comments; the reports about it stay
-    queued, without it, with their copy of its text."""
-    with transaction.atomic():
-        deleted, _ = Post.objects.filter(pk=post.pk).delete()
-    if not deleted:  # deleted concurrently
+    """/delPost: delete `post` (see `delete_posts`)."""
+    if not delete_posts(Post.objects.filter(pk=post.pk)):  # deleted concurrently
         raise ApiError(errors.NO_SUCH_POST_OF_USER)
+
+
+def delete_posts(posts):
+    """Delete `posts` (a queryset: /delPost's one, the admin's) and, through the foreign keys,
+    their comments and images, whose files go once the deletion has committed; the reports about
+    them stay queued, without them, with their copy of the text. Returns how many posts went."""
+    with transaction.atomic():
+        doomed = Post.objects.filter(pk__in=list(posts.values_list("pk", flat=True)))
+        files = PostImage.objects.files_of(doomed)
+        _, per_model = doomed.delete()
+        for storage, name in files:
+            avatars.delete_on_commit(name, storage)
+    return per_model.get(Post._meta.label, 0)
+
+
+def image_files_of_accounts(users):
+    """accounts.extensions.account_files: the image files of the posts of `users` (a queryset),
+    which go with their accounts."""
+    return PostImage.objects.files_of(Post.objects.filter(author__in=users.values("pk")))
 
 
 def comment(post, author, text):

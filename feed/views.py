@@ -17,7 +17,7 @@ def require_text(value, missing):
     return value
 
 
-@api(("POST",), takes_images=True)
+@api(("POST",), takes_images=True, lists=("images",))
 def put_post(request, params):
     services.POST_LIMIT.check(request.api_user.pk)
     email, message, time = params.require("email", "message", "time", missing=errors.INVALID_POST)
@@ -25,7 +25,7 @@ def put_post(request, params):
     if not is_integer(time):
         raise ApiError(errors.INVALID_POST)
     author = require_owner(request, email, unknown=errors.INVALID_POST)
-    post = services.put_post(author, message=message, time=time)
+    post = services.put_post(author, message=message, time=time, images=params.getlist("images"))
     return envelope(3001, "发布成功", data=post_json(post, request))
 
 

@@ -96,13 +96,22 @@ def exception_response(request, exception):
 
 
 class Params:
-    """A request's parameters as strings, with empty strings dropped (they count as missing)."""
+    """A request's parameters as strings, with empty strings dropped (they count as missing); the
+    endpoint's repeated parameters (`@api`'s `lists`) as lists of strings, read with `getlist`."""
 
-    def __init__(self, data):
+    def __init__(self, data, lists=None):
         self.data = {name: value for name, value in data.items() if value != ""}
+        self.lists = {
+            name: [value for value in values if value != ""]
+            for name, values in (lists or {}).items()
+        }
 
     def get(self, name, default=None):
         return self.data.get(name, default)
+
+    def getlist(self, name):
+        """The values of a repeated parameter, in the order sent; [] when there are none."""
+        return self.lists.get(name, [])
 
     def __contains__(self, name):
         return name in self.data
@@ -127,6 +136,15 @@ def _scalar(name, value):
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
     raise invalid({name: ["应为字符串或数字。"]})
+
+
+def _strings(name, value):
+    """A repeated parameter in a JSON body: an array of strings (null: none)."""
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise invalid({name: ["应为字符串数组。"]})
 
 
 def _capped_object(pairs):
@@ -200,16 +218,25 @@ def refused_unread(path, headers):
     return chunked or length > body_limit(takes_images=takes_images)
 
 
-def read_params(request):
-    """GET reads the query string; POST reads a form body or a JSON object body. The body's size
-    is `@api`'s to check, first."""
+def _params_of(query_dict, lists):
+    """The parameters of a query string or form body: the repeated ones named in `lists` as
+    every value sent (a form repeats the field), the others as their last value."""
+    single = {name: value for name, value in query_dict.items() if name not in lists}
+    return Params(single, {name: query_dict.getlist(name) for name in lists})
+
+
+def read_params(request, lists=()):
+    """GET reads the query string; POST reads a form body or a JSON object body. The parameters
+    named in `lists` are repeated ones: repeated fields in a form, an array of strings in JSON.
+    The body's size is `@api`'s to check, first."""
     try:
         if request.method != "POST":
-            return Params(request.GET.dict())
+            return _params_of(request.GET, lists)
         if request.content_type == "application/json":
             body = _json_object(request.body)
-            return Params({name: _scalar(name, value) for name, value in body.items()})
-        return Params(request.POST.dict())
+            repeated = {name: _strings(name, body.pop(name, None)) for name in lists}
+            return Params({name: _scalar(name, value) for name, value in body.items()}, repeated)
+        return _params_of(request.POST, lists)
     except RequestDataTooBig:
         raise ApiError(errors.BODY_TOO_LARGE) from None
     except TooManyFieldsSent:  # Django counts the fields before it parses them
@@ -274,7 +301,7 @@ def authenticate(request):
     return import_string(settings.API_AUTHENTICATOR)(request)
 
 
-def api(methods=("GET",), *, auth=True, replica_reads=False, takes_images=False):
+def api(methods=("GET",), *, auth=True, replica_reads=False, takes_images=False, lists=()):
     """Make a function `view(request, params)` an API endpoint: in API.md's check order it
     checks the body's size (9413: API_MAX_BODY_SIZE, or DATA_UPLOAD_MAX_MEMORY_SIZE for a view
     that `takes_images`), the method (9405) and, with `auth`, the Bearer token
@@ -284,7 +311,8 @@ def api(methods=("GET",), *, auth=True, replica_reads=False, takes_images=False)
     view's (accounts.auth.require_owner), because API.md orders them after each endpoint's own
     not-found codes. With `replica_reads` (read-only list endpoints) the view's reads may go to
     a read replica; the token is always checked on the primary, so that a revocation takes
-    effect at once. A CORS preflight never gets here: CorsMiddleware answers it."""
+    effect at once. `lists` names the repeated parameters (`params.getlist`: /putPost's
+    `images`). A CORS preflight never gets here: CorsMiddleware answers it."""
     allowed = tuple(methods)
 
     def decorator(view):
@@ -297,7 +325,7 @@ def api(methods=("GET",), *, auth=True, replica_reads=False, takes_images=False)
                     raise ApiError(errors.METHOD_NOT_ALLOWED, headers={"Allow": ", ".join(allowed)})
                 if auth:
                     authenticate(request)
-                params = read_params(request)
+                params = read_params(request, lists)
                 with replicas.reads_from_replica(enabled=replica_reads):
                     return view(request, params, *args, **kwargs)
             except (ApiError, ValidationError) as outcome:

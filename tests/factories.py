@@ -87,6 +87,7 @@ POST_KEYS = {
     "created_at",
     "like_count",
     "liked",
+    "images",
     "comment_count",
     "comment_list",
 }

@@ -1,13 +1,18 @@
-"""Real images made with Pillow for the avatar tests, a PNG decompression bomb, and the worst
-inputs at the pipeline's limits."""
+"""Real images made with Pillow for the image tests (avatars, post images), a PNG decompression
+bomb, the worst inputs at the pipeline's limits, and the measure of the pipeline's cost."""
 
 import base64
+import functools
 import io
 import itertools
+import json
 import re
 import struct
+import subprocess
+import sys
 import zlib
 
+from django.conf import settings
 from PIL import Image, ImageChops, ImageCms
 
 GPS_IFD = 0x8825
@@ -271,3 +276,116 @@ def progressive_jpeg_with_scans(image, scans):
     ends = [*starts[1:], data.rindex(b"\xff\xd9")]
     start, end = min(zip(starts, ends, strict=True), key=lambda scan: scan[1] - scan[0])
     return data[:end] + data[start:end] * (scans - len(starts)) + data[end:]
+
+
+# Run in a fresh interpreter, so that the peak resident memory (VmHWM) is this case's alone. The
+# pipeline and Pillow first see a tiny image of every format: what they set up once per process
+# is no cost of this input. CPU times are the best of five rounds, the memory that of the first.
+MEASURE = """
+import base64, io, json, sys, time
+from PIL import Image
+from accounts import avatars
+
+def peak():
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+# The best CPU time of each function over `runs` rounds, run in turns, so that a moment of
+# noise on the machine weighs on both sides of the comparison alike.
+def best(*functions, runs=9):
+    times = [[] for _ in functions]
+    for _ in range(runs):
+        for function, taken in zip(functions, times):
+            started = time.process_time()
+            function()
+            taken.append(time.process_time() - started)
+    return [min(taken) for taken in times]
+
+def decode():
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        return image.size, image.mode, len(image.getbands())
+
+for fmt in ("PNG", "JPEG", "GIF", "WEBP"):
+    tiny = io.BytesIO()
+    Image.new("RGB" if fmt == "JPEG" else "RGBA", (8, 8)).save(tiny, fmt)
+    avatars.normalize(tiny.getvalue())
+with open(sys.argv[1], "rb") as file:
+    data = file.read()
+box = tuple(json.loads(sys.argv[2]))
+text = base64.b64encode(data).decode("ascii")
+before = peak()
+avatars.from_base64(text, box=box)
+growth = peak() - before
+(width, height), mode, bands = decode()
+sample_bytes = 2 if mode.startswith("I;16") else 4 if mode in ("I", "F") else 1
+decode_cpu, pipeline_cpu = best(decode, lambda: avatars.from_base64(text, box=box))
+print(json.dumps({
+    "decoded_bytes": width * height * bands * sample_bytes,
+    "rss_growth": growth,
+    "decode_cpu": decode_cpu,
+    "pipeline_cpu": pipeline_cpu,
+}))
+"""
+
+
+def measure(tmp_path, data, box=(512, 512)):
+    """The pipeline's cost for `data` fitted within `box` (from the base64 text, as /reset and
+    /putPost receive it, to the re-encoded file), against Pillow's for decoding it and nothing
+    more."""
+    path = tmp_path / "input"
+    path.write_bytes(data)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path), json.dumps(box)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=settings.BASE_DIR,
+    )
+    return json.loads(done.stdout)
+
+
+@functools.cache
+def worst_input(name):
+    """The worst inputs we could make at the limits: 16 MP, a few KB to 2.8 MB. Each is cheap to
+    decode for its size, so that the rest of the pipeline weighs the most against decoding, or
+    makes a decoder hold more than the image."""
+    exif = exif_with_orientation(6)
+    png_metadata = png_metadata_chunks(orientation=6)
+    if name == "lossless WebP, RGBA, EXIF 6, ICC":
+        return lossless_webp(exif=exif, icc_profile=srgb_profile())
+    if name == "animated WebP, 20,000 frames":
+        return animated_webp(lossless_webp(), 20_000)
+    if name == "RGBA PNG, EXIF 6, ICC":
+        return paeth_png(colour_type=6, chunks=png_metadata)
+    if name == "RGB PNG, EXIF 6, ICC":
+        return paeth_png(colour_type=2, chunks=png_metadata)
+    if name == "grey and alpha PNG":
+        return paeth_png(colour_type=4)
+    if name == "16-bit RGBA PNG, EXIF 6, ICC":
+        return paeth_png(bit_depth=16, colour_type=6, chunks=png_metadata)
+    if name == "16-bit grey PNG":
+        return paeth_png(bit_depth=16, colour_type=0)
+    if name == "CMYK JPEG, CMYK profile, EXIF 6":
+        cmyk = gradient("CMYK")
+        return encode(cmyk, "JPEG", quality=95, icc_profile=cmyk_profile(), exif=exif)
+    if name == "progressive JPEG, 100 scans, EXIF 6":
+        return progressive_jpeg_with_scans(gradient("RGB"), 100)
+    if name == "animated GIF, 20,000 frames, the first clearing itself":
+        return animated_gif_of(Image.new("P", LIMIT_SIZE, 1), 20_000)
+    raise ValueError(name)
+
+
+WORST_INPUTS = [
+    "lossless WebP, RGBA, EXIF 6, ICC",
+    "animated WebP, 20,000 frames",
+    "RGBA PNG, EXIF 6, ICC",
+    "RGB PNG, EXIF 6, ICC",
+    "grey and alpha PNG",
+    "16-bit RGBA PNG, EXIF 6, ICC",
+    "16-bit grey PNG",
+    "CMYK JPEG, CMYK profile, EXIF 6",
+    "progressive JPEG, 100 scans, EXIF 6",
+    "animated GIF, 20,000 frames, the first clearing itself",
+]

@@ -1,17 +1,12 @@
 """The avatar pipeline of /reset and /register2 (`img`), driven through the endpoints; its cost
 for the worst inputs at its limits; the hourly limit of avatar changes."""
 
-import functools
 import io
-import json
 import resource
-import subprocess
-import sys
 import time
 import tracemalloc
 
 import pytest
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageFile
@@ -351,132 +346,21 @@ class TestRegister2:
         assert not User.objects.filter(email="new@example.com").exists()
 
 
-# Run in a fresh interpreter, so that the peak resident memory (VmHWM) is this case's alone. The
-# pipeline and Pillow first see a tiny image of every format: what they set up once per process
-# is no cost of this input. CPU times are the best of five rounds, the memory that of the first.
-MEASURE = """
-import base64, io, json, sys, time
-from PIL import Image
-from accounts import avatars
-
-def peak():
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) * 1024
-
-# The best CPU time of each function over `runs` rounds, run in turns, so that a moment of
-# noise on the machine weighs on both sides of the comparison alike.
-def best(*functions, runs=9):
-    times = [[] for _ in functions]
-    for _ in range(runs):
-        for function, taken in zip(functions, times):
-            started = time.process_time()
-            function()
-            taken.append(time.process_time() - started)
-    return [min(taken) for taken in times]
-
-def decode():
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        return image.size, image.mode, len(image.getbands())
-
-for fmt in ("PNG", "JPEG", "GIF", "WEBP"):
-    tiny = io.BytesIO()
-    Image.new("RGB" if fmt == "JPEG" else "RGBA", (8, 8)).save(tiny, fmt)
-    avatars.normalize(tiny.getvalue())
-with open(sys.argv[1], "rb") as file:
-    data = file.read()
-text = base64.b64encode(data).decode("ascii")
-before = peak()
-avatars.from_base64(text)
-growth = peak() - before
-(width, height), mode, bands = decode()
-sample_bytes = 2 if mode.startswith("I;16") else 4 if mode in ("I", "F") else 1
-decode_cpu, pipeline_cpu = best(decode, lambda: avatars.from_base64(text))
-print(json.dumps({
-    "decoded_bytes": width * height * bands * sample_bytes,
-    "rss_growth": growth,
-    "decode_cpu": decode_cpu,
-    "pipeline_cpu": pipeline_cpu,
-}))
-"""
-
-
-def measure(tmp_path, data):
-    """The pipeline's cost for `data` (from the base64 text, as /reset receives it, to the
-    re-encoded file), against Pillow's for decoding it and nothing more."""
-    path = tmp_path / "input"
-    path.write_bytes(data)
-    done = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=settings.BASE_DIR,
-    )
-    return json.loads(done.stdout)
-
-
-@functools.cache
-def worst_input(name):
-    """The worst inputs we could make at the limits: 16 MP, a few KB to 2.8 MB. Each is cheap to
-    decode for its size, so that the rest of the pipeline weighs the most against decoding, or
-    makes a decoder hold more than the image."""
-    exif = images.exif_with_orientation(6)
-    png_metadata = images.png_metadata_chunks(orientation=6)
-    if name == "lossless WebP, RGBA, EXIF 6, ICC":
-        return images.lossless_webp(exif=exif, icc_profile=images.srgb_profile())
-    if name == "animated WebP, 20,000 frames":
-        return images.animated_webp(images.lossless_webp(), 20_000)
-    if name == "RGBA PNG, EXIF 6, ICC":
-        return images.paeth_png(colour_type=6, chunks=png_metadata)
-    if name == "RGB PNG, EXIF 6, ICC":
-        return images.paeth_png(colour_type=2, chunks=png_metadata)
-    if name == "grey and alpha PNG":
-        return images.paeth_png(colour_type=4)
-    if name == "16-bit RGBA PNG, EXIF 6, ICC":
-        return images.paeth_png(bit_depth=16, colour_type=6, chunks=png_metadata)
-    if name == "16-bit grey PNG":
-        return images.paeth_png(bit_depth=16, colour_type=0)
-    if name == "CMYK JPEG, CMYK profile, EXIF 6":
-        cmyk = images.gradient("CMYK")
-        return images.encode(cmyk, "JPEG", quality=95, icc_profile=images.cmyk_profile(), exif=exif)
-    if name == "progressive JPEG, 100 scans, EXIF 6":
-        return images.progressive_jpeg_with_scans(images.gradient("RGB"), 100)
-    if name == "animated GIF, 20,000 frames, the first clearing itself":
-        return images.animated_gif_of(Image.new("P", images.LIMIT_SIZE, 1), 20_000)
-    raise ValueError(name)
-
-
-WORST_INPUTS = [
-    "lossless WebP, RGBA, EXIF 6, ICC",
-    "animated WebP, 20,000 frames",
-    "RGBA PNG, EXIF 6, ICC",
-    "RGB PNG, EXIF 6, ICC",
-    "grey and alpha PNG",
-    "16-bit RGBA PNG, EXIF 6, ICC",
-    "16-bit grey PNG",
-    "CMYK JPEG, CMYK profile, EXIF 6",
-    "progressive JPEG, 100 scans, EXIF 6",
-    "animated GIF, 20,000 frames, the first clearing itself",
-]
-
-
 class TestCost:
     """Whatever the input, the work after decoding costs less than the decoding itself, and
     memory stays within half as much again as the decoded first frame (API.md, /reset)."""
 
-    @pytest.mark.parametrize("name", WORST_INPUTS)
+    @pytest.mark.parametrize("name", images.WORST_INPUTS)
     def test_the_pipeline_costs_less_than_twice_decoding(self, tmp_path, name):
-        data = worst_input(name)
+        data = images.worst_input(name)
         assert len(data) <= 5 * MiB
-        cost = measure(tmp_path, data)
+        cost = images.measure(tmp_path, data)
         assert cost["pipeline_cpu"] < 2 * cost["decode_cpu"], cost
         assert cost["rss_growth"] <= 1.5 * cost["decoded_bytes"], cost
 
-    @pytest.mark.parametrize("name", WORST_INPUTS)
+    @pytest.mark.parametrize("name", images.WORST_INPUTS)
     def test_through_the_api(self, api, user, name):
-        assert reset_img(api, b64(worst_input(name))).json()["status"] == 1002
+        assert reset_img(api, b64(images.worst_input(name))).json()["status"] == 1002
         assert max(stored(user)[1].size) == 512
 
 

@@ -64,6 +64,7 @@ class TestPutPost:
             "created_at": data["created_at"],
             "like_count": 0,
             "liked": 0,
+            "images": [],
             "comment_count": 0,
             "comment_list": [],
         }

@@ -5,17 +5,25 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
+from PIL import Image
 
 from accounts.forms import PROFILE_FIELDS
 from accounts.models import User
 from chat.models import Message
 from feed.demo import DEMO_CITIES, DEMO_EMAIL, DEMO_PASSWORD
-from feed.management.commands.seed_demo import DRAWN_AVATARS, FRIEND_DIRECTIONS, INTERESTS
-from feed.models import Comment, Post
+from feed.management.commands.seed_demo import (
+    DRAWN_AVATARS,
+    FRIEND_DIRECTIONS,
+    INTERESTS,
+    MAX_IMAGES_PER_POST,
+    POSTS_WITH_IMAGES,
+)
+from feed.models import Comment, Post, PostImage
 from friends.models import Friendship, Group
 from tests.factories import ApiClient
 
@@ -232,3 +240,31 @@ def test_cities_and_ages_that_the_search_finds(anon):
     in_their_thirties = {user.email for user in users if 30 <= age_today(user.birthday) <= 39}
     assert in_their_thirties and set(found(age1=30, age2=39)) == in_their_thirties
     assert found(order="newest")[0] == users.order_by("-date_joined", "-id").first().email
+
+
+def test_the_newest_posts_of_the_demo_timeline_have_images_of_their_own(
+    anon, django_capture_on_commit_callbacks
+):
+    seed(users=60, friends=5, posts=3)
+    with_images = Post.objects.filter(images__isnull=False).distinct()
+    assert with_images.count() == POSTS_WITH_IMAGES
+    names = list(PostImage.objects.values_list("file", flat=True))
+    assert POSTS_WITH_IMAGES <= len(names) <= POSTS_WITH_IMAGES * MAX_IMAGES_PER_POST
+    assert len(set(names)) == len(names)  # a file per image: deleting a post deletes its own
+    assert all(default_storage.exists(name) for name in names)
+    login = anon.post("/login", {"email": DEMO_EMAIL, "pass": DEMO_PASSWORD}).json()
+    api = ApiClient(login["data"]["token"])
+    timeline = api.get("/get_friend_post", {"email": DEMO_EMAIL}).json()["data"]
+    assert all(post["images"] for post in timeline[:POSTS_WITH_IMAGES])
+    url = timeline[0]["images"][0]
+    image = Image.open(default_storage.open(url.removeprefix("http://testserver/media/")))
+    assert image.format == "WEBP" and max(image.size) <= 1080
+    with django_capture_on_commit_callbacks(execute=True):  # the files go after the commit
+        seed(flush=True, users=10, posts=0)
+    assert not PostImage.objects.exists()
+    assert not any(default_storage.exists(name) for name in names)
+
+
+def test_no_posts_no_images():
+    seed(posts=0)
+    assert not PostImage.objects.exists()

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from feed.models import Comment, Like, Post
+from feed.models import Comment, Like, Post, PostImage
 from friends.models import Friendship, Group
 from tests.factories import POST_KEYS, befriend, block, make_comments, make_post
 
@@ -268,9 +268,10 @@ class TestCommentList:
 
 
 def populate(user, *, friend_count, post_count, comment_count):
-    """`friend_count` friends of `user` sharing `post_count` posts, and `comment_count` comments
-    spread over the newest posts by every friend, who each like every one of the newest 100
-    posts, as `user` does; all in a few bulk INSERTs."""
+    """`friend_count` friends of `user` sharing `post_count` posts, two images each (rows only:
+    a list reads no file), and `comment_count` comments spread over the newest posts by every
+    friend, who each like every one of the newest 100 posts, as `user` does; all in a few bulk
+    INSERTs."""
     User.objects.bulk_create(
         User(email=f"bulk{number}@example.com", username=f"bulk{number}")
         for number in range(friend_count)
@@ -284,6 +285,11 @@ def populate(user, *, friend_count, post_count, comment_count):
         Post(author=people[number % friend_count], time=number, msg=f"post {number}")
         for number in range(post_count)
     )
+    PostImage.objects.bulk_create(
+        PostImage(post=post, position=position, file=f"posts/{post.pk}-{position}.webp")
+        for post in Post.objects.all()
+        for position in range(2)
+    )
     posts = list(Post.objects.order_by("-time")[:3])
     Comment.objects.bulk_create(
         Comment(post=posts[number % len(posts)], author=people[number % friend_count], text="c")
@@ -296,8 +302,10 @@ def populate(user, *, friend_count, post_count, comment_count):
     return posts[0]
 
 
-# token lookup, its last-use update, the page of posts, the comments of the page
-LIST_QUERY_BUDGET = 4
+# token lookup, its last-use update, the page of posts, the comments of the page, its images
+POST_LIST_QUERY_BUDGET = 5
+# token lookup, its last-use update, the post, the page of comments
+COMMENT_LIST_QUERY_BUDGET = 4
 SIZES = [
     pytest.param({"friend_count": 1, "post_count": 1, "comment_count": 0}, id="small"),
     pytest.param({"friend_count": 50, "post_count": 200, "comment_count": 120}, id="large"),
@@ -308,7 +316,7 @@ SIZES = [
 class TestQueryBudget:
     def test_friend_post(self, api, user, size, django_assert_max_num_queries):
         populate(user, **size)
-        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+        with django_assert_max_num_queries(POST_LIST_QUERY_BUDGET):
             data = timeline(api, email=user.email, limit=100)
         assert len(data) == min(size["post_count"], 100)
         assert sum(post["comment_count"] for post in data) == size["comment_count"]
@@ -320,7 +328,7 @@ class TestQueryBudget:
         populate(user, **size)
         newest = Post.objects.order_by("-time", "-id").first()
         Post.objects.filter(pk=newest.pk).update(author=user)
-        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+        with django_assert_max_num_queries(POST_LIST_QUERY_BUDGET):
             data = timeline(api, email=user.email, limit=100, self="1")
         assert len(data) == min(size["post_count"], 100)
         assert (data[0]["id"], data[0]["email"]) == (newest.pk, user.email)
@@ -328,17 +336,18 @@ class TestQueryBudget:
     def test_get_post_detail(self, api, user, size, django_assert_max_num_queries):
         post = populate(user, **size)
         # the token's two, the post, its comments
-        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+        with django_assert_max_num_queries(POST_LIST_QUERY_BUDGET):
             response = api.get("/get_post_detail", {"id": post.pk})
         data = response.json()["data"]
         assert data["comment_count"] == -(-size["comment_count"] // 3)
         assert (data["like_count"], data["liked"]) == (size["friend_count"] + 1, 1)
+        assert all(len(post["images"]) == 2 for post in data)
 
     def test_friend_post_after_a_cursor(self, api, user, size, django_assert_max_num_queries):
         populate(user, **size)
         newest = Post.objects.order_by("-time", "-id").first()
         cursor = {"before": newest.time, "before_id": newest.pk}
-        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+        with django_assert_max_num_queries(POST_LIST_QUERY_BUDGET):
             body = api.get("/get_friend_post", {"email": user.email, "limit": 100, **cursor})
         data = body.json()["data"]
         assert len(data) == min(size["post_count"] - 1, 100)
@@ -346,14 +355,16 @@ class TestQueryBudget:
 
     def test_get_post(self, api, user, size, django_assert_max_num_queries):
         populate(user, **size)
-        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+        with django_assert_max_num_queries(POST_LIST_QUERY_BUDGET):
             response = api.get("/getPost", {"oldTime": 0, "limit": 100})
-        assert len(response.json()["data"]) == min(size["post_count"], 100)
+        data = response.json()["data"]
+        assert len(data) == min(size["post_count"], 100)
+        assert all(len(post["images"]) == 2 for post in data)
 
     def test_get_comments(self, api, user, size, django_assert_max_num_queries):
         post = populate(user, **size)
         # the post's lookup, then the page of comments
-        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+        with django_assert_max_num_queries(COMMENT_LIST_QUERY_BUDGET):
             response = api.get("/get_comments", {"id": post.pk, "limit": 100})
         assert len(response.json()["data"]) == min(-(-size["comment_count"] // 3), 100)
 

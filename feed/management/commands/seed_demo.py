@@ -7,12 +7,14 @@ every user shares one password hash computed once."""
 
 import io
 import random
+import secrets
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.contrib.auth.hashers import make_password
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Q
@@ -26,7 +28,8 @@ from accounts.models import Sex, User
 from accounts.services import delete_users
 from chat.models import Conversation, Message, Participant
 from feed.demo import DEMO_AGES, DEMO_CITIES, DEMO_DOMAIN, DEMO_EMAIL, DEMO_PASSWORD, DEMO_USERS
-from feed.models import Comment, Post
+from feed.models import Comment, Post, PostImage
+from feed.services import POST_IMAGE_BOX
 from friends.interests import split_interests
 from friends.models import Friendship, Group, InterestTag, UserInterest
 from friends.queries import years_before
@@ -153,6 +156,11 @@ UNREAD_PER_CHAT = 3
 UNREAD_NOTICES = 5
 POOL_SIZE = 2000
 DRAWN_AVATARS = 8
+# The newest posts of the demo user's timeline get 1 to MAX_IMAGES_PER_POST images each, among
+# pictures of these sizes, drawn and encoded once: a fixed cost whatever the scale.
+POSTS_WITH_IMAGES = 12
+MAX_IMAGES_PER_POST = 4
+PICTURE_SIZES = [(480, 360), (360, 480), (400, 400), (640, 360), (360, 640), (300, 300)]
 TIME_SPREAD = timedelta(days=90)
 
 
@@ -237,6 +245,7 @@ class Command(BaseCommand):
             counts[name] += number
         with transaction.atomic():
             seeder.make_demo_notices(ids[0])
+            seeder.add_post_images(ids[0])
         return counts
 
 
@@ -525,6 +534,52 @@ class Seeder:
             avatar = avatars.normalize(buffer.getvalue())
             user.avatar.save(avatar.name, avatar, save=False)
             User.objects.filter(pk=user.pk).update(avatar=user.avatar.name)
+
+    def add_post_images(self, demo_id):
+        """The newest POSTS_WITH_IMAGES posts of the demo user's timeline (the posts of the users
+        they list) get images: pictures drawn with Pillow and encoded by the pipeline as
+        uploaded ones are, once; each image is a file of its own, since deleting a post deletes
+        its files."""
+        listed = Friendship.objects.filter(owner=demo_id).values("friend")
+        post_ids = list(
+            Post.objects.filter(author__in=listed)
+            .newest_first()
+            .values_list("pk", flat=True)[:POSTS_WITH_IMAGES]
+        )
+        if not post_ids:
+            return
+        pictures = [self._draw_picture(size) for size in PICTURE_SIZES]
+        field = PostImage._meta.get_field("file")
+        rows = []
+        for post_id in post_ids:
+            for position in range(self.rng.randint(1, MAX_IMAGES_PER_POST)):
+                picture = self.rng.choice(pictures)
+                name = field.generate_filename(None, f"{secrets.token_hex(16)}.webp")
+                rows.append(
+                    PostImage(
+                        post_id=post_id,
+                        position=position,
+                        file=field.storage.save(name, ContentFile(picture)),
+                    )
+                )
+        PostImage.objects.bulk_create(rows)
+
+    def _draw_picture(self, size):
+        """A picture of `size` (a sky, a ground and a sun of random colours) as the pipeline
+        stores a post image: WebP bytes."""
+        width, height = size
+        image = Image.new("RGB", size, tuple(self.rng.randrange(120, 240) for _ in "rgb"))
+        draw = ImageDraw.Draw(image)
+        horizon = self.rng.randrange(height // 2, height * 4 // 5)
+        ground = tuple(self.rng.randrange(30, 150) for _ in "rgb")
+        draw.rectangle((0, horizon, width, height), fill=ground)
+        radius = self.rng.randrange(20, 60)
+        x, y = self.rng.randrange(radius, width - radius), self.rng.randrange(radius, horizon)
+        sun = tuple(self.rng.randrange(200, 256) for _ in "rgb")
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=sun)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return avatars.normalize(buffer.getvalue(), box=POST_IMAGE_BOX).read()
 
     def _friends_of(self, ids, index):
         """Mostly neighbours in a window around the user (so friends share friends, which
