@@ -12,20 +12,25 @@ when set, else make run's embedded Valkey), and from this process, over loopback
 2. sends messages over HTTP (/send_msg, each with a client_id) at --rate per second for --seconds,
    round the pairs in turn, and records when each send started and when each socket received
    its `message` frame: delivery latency is the recipient's frame time minus the send's start;
+   beside them, at --notice-rate per second, each user of a pair likes (the first time) or
+   comments on (after that) the other's post, and the author's socket should get the `notice`
+   frame: its latency is timed the same way;
 3. waits for the last frames, then counts per socket the frames lost (an acknowledged message
-   whose frame never reached the sender's or the recipient's socket) and duplicated;
+   whose frame never reached the sender's or the recipient's socket, an acknowledged like or
+   comment whose notice never reached the post's author) and duplicated;
 4. with --idle N, opens more sockets until N are held (the message phase's included), checks
    each still answers a ping, and reports the server's memory per socket;
-5. stops the server and checks in the database that every acknowledged message is stored exactly
-   once under the id it was acknowledged with.
+5. stops the server and checks in the database that every acknowledged message and comment is
+   stored exactly once under the id it was acknowledged with, and every acknowledged like once.
 
 Server memory per socket is the growth of the gunicorn workers' resident memory (VmRSS) from
 before the sockets opened to when they are all held, divided by their number. The figures go to
 var/loadtest-ws.json. It exits non-zero on a lost or duplicated frame, a lost or duplicated
-message, a 5xx, unexpected status or transport error, a socket that closed, or a delivery p99
-over --p99-budget ms.
+message, comment or like, a 5xx, unexpected status or transport error, a socket that closed, or
+a delivery p99 (of messages or of notices) over --p99-budget ms.
 
-    python bench/loadtest_ws.py [--sockets 1000] [--rate 50] [--seconds 60] [--idle 0]
+    python bench/loadtest_ws.py [--sockets 1000] [--rate 50] [--notice-rate 10] [--seconds 60]
+                                [--idle 0]
 """
 
 import argparse
@@ -59,6 +64,7 @@ from bench.loadtest import (  # noqa: E402
 from feed.demo import DEMO_USERS  # noqa: E402
 
 SENT = 8001  # /send_msg's success (API.md, "Chat")
+LIKED, COMMENTED = 3008, 3007  # /like's and /comment's (API.md, "Feed")
 CONNECTS_AT_ONCE = 50  # handshakes in flight while the sockets open
 HTTP_THREADS = 16  # concurrent /send_msg calls at most (each on its own keep-alive connection)
 DRAIN_SECONDS = 10  # how long the last frames may take after the last acknowledgement
@@ -69,6 +75,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sockets", type=int, default=1000, help="sockets sending (1000)")
     parser.add_argument("--rate", type=float, default=50, help="messages per second (50)")
+    parser.add_argument(
+        "--notice-rate",
+        type=float,
+        default=10,
+        help="likes and comments per second, beside the messages (10; 0: none)",
+    )
     parser.add_argument("--seconds", type=float, default=60, help="length of the sending (60)")
     parser.add_argument(
         "--idle", type=int, default=0, help="sockets to hold at the end, idle (0: no idle phase)"
@@ -81,6 +93,11 @@ def main():
     args = parser.parse_args()
     if args.sockets < 2 or args.sockets % 2 or args.rate <= 0 or args.seconds <= 0:
         parser.error("--sockets an even number ≥ 2, --rate and --seconds > 0")
+    if args.notice_rate < 0 or args.notice_rate * min(args.seconds, 600) > args.sockets * 60:
+        parser.error(
+            "/comment takes 60 comments per user in 10 minutes: --notice-rate at most "
+            "--sockets × 60 ÷ --seconds"
+        )
     if args.rate > args.sockets:  # each sender then sends at most once a second
         parser.error("/send_msg takes 20 messages per sender in 10 s: --rate at most --sockets")
     if args.idle and args.idle < args.sockets:
@@ -95,7 +112,8 @@ def main():
     users_needed = max(args.sockets, args.idle)
     print(
         f"WebSocket load test on {database}, channel layer {layer}: {args.sockets} sockets, "
-        f"{args.rate:g} messages/s for {args.seconds:g} s"
+        f"{args.rate:g} messages/s and {args.notice_rate:g} likes or comments/s "
+        f"for {args.seconds:g} s"
         + (f", then {args.idle} idle sockets" if args.idle else "")
         + f"; gunicorn {args.workers} workers on 127.0.0.1:{args.port}; server log {log_path}",
         flush=True,
@@ -114,19 +132,23 @@ def main():
         stop_server(server)
     problems = run.problems()
     problems += check_unique_writes("message", run.acknowledged_texts(), stored_messages(run))
+    problems += check_unique_writes("comment", run.notices.comment_texts(), stored_comments(run))
+    problems += check_likes(run.notices.acknowledged_likes(), stored_likes(run))
     figures = run.figures(database, layer)
     (VAR / "loadtest-ws.json").write_text(json.dumps(figures, indent=2) + "\n")
     print_report(run, figures)
-    if figures["latency_ms"]["p99"] > args.p99_budget:
-        problems.append(
-            f"delivery p99 {figures['latency_ms']['p99']:.1f} ms over the budget of "
-            f"{args.p99_budget:g} ms"
-        )
+    for kind, latency in (("message", figures["latency_ms"]), ("notice", figures["notices"])):
+        if latency.get("p99", 0) > args.p99_budget:
+            problems.append(
+                f"{kind} delivery p99 {latency['p99']:.1f} ms over the budget of "
+                f"{args.p99_budget:g} ms"
+            )
     if problems:
         print("\nFAILED:", *problems, sep="\n  ")
         sys.exit(1)
     print(
-        "\nOK: every acknowledged message reached both sockets once and is stored once; "
+        "\nOK: every acknowledged message reached both sockets once and is stored once, every "
+        "acknowledged like and comment is stored once and its notice reached its author once; "
         f"figures in {VAR / 'loadtest-ws.json'}."
     )
 
@@ -142,10 +164,12 @@ def raise_file_limit(sockets):
 
 
 def prepare_accounts(emails, sending):
-    """(email, token) of each user; the first `sending` paired as mutual friends, (0, 1), (2, 3)…"""
+    """(email, token, post id) of each user; the first `sending` paired as mutual friends, (0, 1),
+    (2, 3)…, each with a post of their own that the other likes and comments on."""
     from django.db import connection
 
     from accounts.models import AuthToken, User
+    from feed.services import put_post
     from friends.services import set_friend
 
     users = {user.email: user for user in User.objects.filter(email__in=emails)}
@@ -153,7 +177,14 @@ def prepare_accounts(emails, sending):
         one, other = users[emails[index]], users[emails[index + 1]]
         set_friend(one, other, "1")
         set_friend(other, one, "1")
-    accounts = [(email, AuthToken.objects.issue(users[email])) for email in emails]
+    now_ms = int(time.time() * 1000)
+    posts = {
+        email: put_post(users[email], message="ws-load post", time=now_ms).pk
+        for email in emails[:sending]
+    }
+    accounts = [
+        (email, AuthToken.objects.issue(users[email]), posts.get(email)) for email in emails
+    ]
     connection.close()
     return accounts
 
@@ -213,7 +244,7 @@ class HttpSender:
         self.local = threading.local()
         self.pool = ThreadPoolExecutor(HTTP_THREADS)
 
-    def send(self, token, params):
+    def send(self, token, params, path="/send_msg"):
         """(HTTP status, parsed body or None, error or None, milliseconds)."""
         connection = getattr(self.local, "connection", None)
         if connection is None:
@@ -226,7 +257,7 @@ class HttpSender:
         }
         started = time.perf_counter()
         try:
-            connection.request("POST", "/send_msg", urllib.parse.urlencode(params), headers)
+            connection.request("POST", path, urllib.parse.urlencode(params), headers)
             response = connection.getresponse()
             raw = response.read()
         except (OSError, http.client.HTTPException) as error:
@@ -281,6 +312,84 @@ class Deliveries:
         return len(self.missing()), duplicated
 
 
+class Notices:
+    """The likes and comments sent and the `notice` frames that arrived, per socket. A notice is
+    known by its like (actor, post) or its comment's id, which only the answer tells: its frame
+    may come first, so arrival times are kept and matched at the end."""
+
+    def __init__(self):
+        self.actions = []  # {"kind", "actor", "author", "post", "text", "started", "key"}
+        self.liked = set()  # (actor, post) sent a like
+        self.frames = Counter()  # (socket's email, key) -> notice frames received
+        self.first_arrival = {}  # (socket's email, key) -> perf_counter of the first
+        self.answer_ms = []
+
+    def next_action(self, actor, author, post, text):
+        """A like of `post` the first time `actor` acts on it, then comments."""
+        kind = "comment" if (actor, post) in self.liked else "like"
+        self.liked.add((actor, post))
+        record = {"kind": kind, "actor": actor, "author": author, "post": post, "text": text}
+        record["key"] = ("like", actor, post) if kind == "like" else None
+        record["acknowledged"] = False
+        record["started"] = time.perf_counter()
+        self.actions.append(record)
+        return record
+
+    def acknowledge(self, record, data):
+        """The action answered with success; `data`: the answer's (a Comment for a comment)."""
+        if record["kind"] == "comment":
+            record["key"] = ("comment", data["id"])
+            record["comment"] = data["id"]
+        record["acknowledged"] = True
+
+    def received(self, email, notice, arrived):
+        if notice["type"] == "like":
+            key = ("like", notice["actor"]["email"], notice["post"])
+        elif notice["type"] == "comment":
+            key = ("comment", notice["comment"])
+        else:
+            return  # a follow notice: none made during the run
+        self.frames[(email, key)] += 1
+        self.first_arrival.setdefault((email, key), arrived)
+
+    def acknowledged(self):
+        return [record for record in self.actions if record["acknowledged"]]
+
+    def missing(self):
+        """The acknowledged actions whose notice has not reached the post's author."""
+        return [
+            record
+            for record in self.acknowledged()
+            if not self.frames[(record["author"], record["key"])]
+        ]
+
+    def lost_and_duplicated(self):
+        duplicated = sum(count - 1 for count in self.frames.values() if count > 1)
+        return len(self.missing()), duplicated
+
+    def latencies_ms(self):
+        return [
+            (self.first_arrival[(record["author"], record["key"])] - record["started"]) * 1000
+            for record in self.acknowledged()
+            if (record["author"], record["key"]) in self.first_arrival
+        ]
+
+    def comment_texts(self):
+        """Each comment's text → its acknowledged id (None: no answer)."""
+        return {
+            record["text"]: record.get("comment")
+            for record in self.actions
+            if record["kind"] == "comment"
+        }
+
+    def acknowledged_likes(self):
+        return [
+            (record["actor"], record["post"])
+            for record in self.acknowledged()
+            if record["kind"] == "like"
+        ]
+
+
 class Run:
     """The sockets, the sends and what arrived."""
 
@@ -291,6 +400,7 @@ class Run:
         self.prefix = f"ws-load-{self.tag} "
         self.sockets = {}  # email -> its socket
         self.deliveries = Deliveries()
+        self.notices = Notices()
         self.send_ms = []
         self.failures = Counter()
         self.examples = []
@@ -308,7 +418,7 @@ class Run:
         self.rss["held"] = workers(self.make_pid)
         self.client_cpu = [cpu_seconds_of_this_process()]
         readers = [asyncio.create_task(self.read(email, ws)) for email, ws in self.sockets.items()]
-        await self.send_messages(sending)
+        await asyncio.gather(self.send_messages(sending), self.send_notice_actions(sending))
         await self.drain()
         self.rss["sent"] = workers(self.make_pid)
         self.client_cpu.append(cpu_seconds_of_this_process())
@@ -322,7 +432,7 @@ class Run:
         """One socket per account, authenticated by header, `CONNECTS_AT_ONCE` at a time."""
         slots = asyncio.Semaphore(CONNECTS_AT_ONCE)
 
-        async def open_one(email, token):
+        async def open_one(email, token, _post=None):
             async with slots:
                 ws = await websockets.connect(
                     self.ws_url,
@@ -334,16 +444,17 @@ class Run:
                     raise RuntimeError(f"{email}'s socket answered {ready}")
                 self.sockets[email] = ws
 
-        await asyncio.gather(*(open_one(email, token) for email, token in accounts))
+        await asyncio.gather(*(open_one(*account) for account in accounts))
 
     async def read(self, email, ws):
         try:
             async for raw in ws:
                 arrived = time.perf_counter()
                 frame = json.loads(raw)
-                if frame.get("type") != "message":
-                    continue
-                self.deliveries.received(email, frame["data"], arrived)
+                if frame.get("type") == "message":
+                    self.deliveries.received(email, frame["data"], arrived)
+                elif frame.get("type") == "notice":
+                    self.notices.received(email, frame["data"], arrived)
         except websockets.ConnectionClosed as closed:
             if closed.rcvd is None or closed.rcvd.code != 1000:
                 self.closed[closed.rcvd.code if closed.rcvd else "no close frame"] += 1
@@ -361,7 +472,7 @@ class Run:
             await asyncio.sleep(max(0.0, started + number / self.args.rate - time.perf_counter()))
             turn, pair = divmod(number, pairs)
             one, other = accounts[2 * pair], accounts[2 * pair + 1]
-            (sender, token), (recipient, _) = (one, other) if turn % 2 == 0 else (other, one)
+            (sender, token, _), (recipient, _, _) = (one, other) if turn % 2 == 0 else (other, one)
             client_id = f"{self.tag}-{number}"
             text = f"{self.prefix}{number}"
             params = {"email": sender, "femail": recipient, "msg": text, "client_id": client_id}
@@ -371,6 +482,48 @@ class Run:
         await asyncio.gather(*pending)
         self.sending_seconds = time.perf_counter() - started
         sender_pool.pool.shutdown()
+
+    async def send_notice_actions(self, accounts):
+        """Likes and comments at --notice-rate, as send_messages paces the messages: the pairs in
+        turn, each user acting on the other's post."""
+        if not self.args.notice_rate:
+            return
+        sender_pool = HttpSender(self.args.port)
+        loop = asyncio.get_running_loop()
+        pairs = len(accounts) // 2
+        total = int(self.args.notice_rate * self.args.seconds)
+        pending = []
+        started = time.perf_counter()
+        for number in range(total):
+            await asyncio.sleep(
+                max(0.0, started + number / self.args.notice_rate - time.perf_counter())
+            )
+            turn, pair = divmod(number, pairs)
+            one, other = accounts[2 * pair], accounts[2 * pair + 1]
+            (actor, token, _), (author, _, post) = (one, other) if turn % 2 == 0 else (other, one)
+            text = f"{self.prefix}notice {number}"
+            record = self.notices.next_action(actor, author, post, text)
+            if record["kind"] == "like":
+                path, params = "/like", {"email": actor, "id": post}
+            else:
+                path, params = "/comment", {"email": actor, "id": post, "comment": text}
+            future = loop.run_in_executor(sender_pool.pool, sender_pool.send, token, params, path)
+            pending.append(asyncio.ensure_future(self.acknowledge_notice_action(record, future)))
+        await asyncio.gather(*pending)
+        sender_pool.pool.shutdown()
+
+    async def acknowledge_notice_action(self, record, future):
+        status, body, error, elapsed_ms = await future
+        self.notices.answer_ms.append(elapsed_ms)
+        expected = LIKED if record["kind"] == "like" else COMMENTED
+        if error is not None:
+            self.fail("transport error", repr(error))
+        elif status >= 500:
+            self.fail("5xx", f"HTTP {status} {body}")
+        elif not body or body.get("status") != expected:
+            self.fail(f"not {expected}", f"HTTP {status} {body}")
+        else:
+            self.notices.acknowledge(record, body["data"])
 
     async def acknowledge(self, sent, future):
         status, body, error, elapsed_ms = await future
@@ -391,7 +544,7 @@ class Run:
 
     async def drain(self):
         deadline = time.monotonic() + DRAIN_SECONDS
-        while self.deliveries.missing() and time.monotonic() < deadline:
+        while (self.deliveries.missing() or self.notices.missing()) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
 
     async def hold_idle(self):
@@ -428,6 +581,9 @@ class Run:
         lost, duplicated = self.deliveries.lost_and_duplicated()
         if lost or duplicated:
             problems.append(f"frames lost: {lost}, duplicated: {duplicated}")
+        lost, duplicated = self.notices.lost_and_duplicated()
+        if lost or duplicated:
+            problems.append(f"notice frames lost: {lost}, duplicated: {duplicated}")
         if self.args.idle and self.idle_held != self.args.idle:
             problems.append(f"{self.idle_held} of {self.args.idle} idle sockets answered a ping")
         return problems
@@ -451,6 +607,7 @@ class Run:
             },
             "lost": lost,
             "duplicated": duplicated,
+            "notices": self.notice_figures(),
             "rss_per_socket_kib": per_socket(
                 self.rss["before"], self.rss["held"], self.args.sockets
             ),
@@ -475,6 +632,29 @@ class Run:
                 "worker_rss_mib": [round(rss / 1024, 1) for rss, _ in self.rss["idle"].values()],
             }
         return figures
+
+    def notice_figures(self):
+        """The likes and comments acknowledged, their notices' delivery and their answers."""
+        acknowledged = self.notices.acknowledged()
+        if not self.notices.actions:
+            return {}
+        lost, duplicated = self.notices.lost_and_duplicated()
+        latencies = self.notices.latencies_ms() or [float("nan")]
+        return {
+            "likes": sum(record["kind"] == "like" for record in acknowledged),
+            "comments": sum(record["kind"] == "comment" for record in acknowledged),
+            "per_s": round(len(acknowledged) / self.sending_seconds, 1),
+            **{
+                name: round(percentile(latencies, fraction), 1)
+                for name, fraction in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+            },
+            "answer_ms": {
+                name: round(percentile(self.notices.answer_ms, fraction), 1)
+                for name, fraction in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+            },
+            "lost": lost,
+            "duplicated": duplicated,
+        }
 
 
 def cpu_seconds_of_this_process():
@@ -506,6 +686,32 @@ def stored_messages(run):
     return list(Message.objects.filter(text__startswith=run.prefix).values_list("id", "text"))
 
 
+def stored_comments(run):
+    """(id, text) of the comments this run wrote that the database holds."""
+    from feed.models import Comment
+
+    prefix = f"{run.prefix}notice "
+    return list(Comment.objects.filter(text__startswith=prefix).values_list("id", "text"))
+
+
+def stored_likes(run):
+    """(liker's email, post id) of the likes of this run's posts."""
+    from feed.models import Like
+
+    posts = [post for _, _, post in run.accounts if post is not None]
+    return list(Like.objects.filter(post__in=posts).values_list("user__email", "post_id"))
+
+
+def check_likes(acknowledged, stored):
+    """Each acknowledged like (email, post) stored exactly once."""
+    counts = Counter(stored)
+    return [
+        f"like of post {post} by {email} stored {counts[(email, post)]} times"
+        for email, post in acknowledged
+        if counts[(email, post)] != 1
+    ]
+
+
 def print_report(run, figures):
     latency, send = figures["latency_ms"], figures["send_ms"]
     print(
@@ -518,6 +724,7 @@ def print_report(run, figures):
         [
             ["delivery (send → frame)", latency["p50"], latency["p95"], latency["p99"]],
             ["POST /send_msg", send["p50"], send["p95"], send["p99"]],
+            *notice_rows(figures["notices"]),
         ],
     )
     print(
@@ -526,6 +733,13 @@ def print_report(run, figures):
         f"CPU per message: the workers' {figures['server_cpu_ms_per_message']} ms, "
         f"this load's {figures['client_cpu_ms_per_message']} ms"
     )
+    if figures["notices"]:
+        notices = figures["notices"]
+        print(
+            f"{notices['likes']} likes and {notices['comments']} comments acknowledged "
+            f"({notices['per_s']}/s); notice frames lost: {notices['lost']}, duplicated: "
+            f"{notices['duplicated']}"
+        )
     if "idle" in figures:
         idle = figures["idle"]
         print(
@@ -533,6 +747,16 @@ def print_report(run, figures):
             f"workers' RSS {idle['worker_rss_mib']} MiB"
         )
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} after the run")
+
+
+def notice_rows(notices):
+    if not notices:
+        return []
+    answer = notices["answer_ms"]
+    return [
+        ["notice (like/comment → frame)", notices["p50"], notices["p95"], notices["p99"]],
+        ["POST /like, /comment", answer["p50"], answer["p95"], answer["p99"]],
+    ]
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The checks with which `make loadtest-ws` counts frames lost and duplicated, delivery latency
 and the server's memory and CPU per socket and message (the load itself runs from make)."""
 
-from bench.loadtest_ws import Deliveries, cpu_ms_per_message, per_socket
+from bench.loadtest_ws import Deliveries, Notices, check_likes, cpu_ms_per_message, per_socket
 
 A, B = "a@example.com", "b@example.com"
 
@@ -51,3 +51,47 @@ def test_memory_per_socket_counts_a_restarted_worker_whole():
     after = {1: (150_000, 6.0), 3: (80_000, 1.0)}  # worker 2 died, 3 took its place
     assert per_socket(before, after, 1000) == (50_000 + 80_000) / 1000
     assert cpu_ms_per_message(before, after, 100) == (1.0 + 1.0) * 1000 / 100
+
+
+def notice(kind, *, actor=A, post=7, comment=None):
+    return {"type": kind, "actor": {"email": actor}, "post": post, "comment": comment}
+
+
+def test_the_first_action_on_a_post_is_a_like_then_comments():
+    notices = Notices()
+    kinds = [notices.next_action(A, B, 7, f"t{n}")["kind"] for n in range(3)]
+    assert kinds == ["like", "comment", "comment"]
+    assert notices.next_action(B, A, 8, "t3")["kind"] == "like"
+
+
+def test_a_comment_notice_arriving_before_its_answer_is_matched_and_timed():
+    notices = Notices()
+    notices.next_action(A, B, 7, "like")
+    comment = notices.next_action(A, B, 7, "nice")
+    notices.received(B, notice("comment", comment=40), comment["started"] + 0.030)
+    assert notices.missing() == []  # nothing acknowledged yet: nothing owed
+    notices.acknowledge(comment, {"id": 40})
+    assert notices.lost_and_duplicated() == (0, 0)
+    assert [round(ms) for ms in notices.latencies_ms()] == [30]
+    assert notices.comment_texts() == {"nice": 40}
+
+
+def test_a_like_owes_its_author_one_notice():
+    notices = Notices()
+    like = notices.next_action(A, B, 7, "like")
+    notices.acknowledge(like, {"like_count": 1, "liked": 1})
+    assert notices.lost_and_duplicated() == (1, 0)
+    notices.received(A, notice("like", actor=A), like["started"] + 0.01)  # not the author
+    assert notices.lost_and_duplicated() == (1, 0)
+    for _ in range(2):
+        notices.received(B, notice("like", actor=A), like["started"] + 0.01)
+    assert notices.lost_and_duplicated() == (0, 1)
+    assert notices.acknowledged_likes() == [(A, 7)]
+
+
+def test_each_acknowledged_like_is_stored_once():
+    assert check_likes([(A, 7)], [(A, 7)]) == []
+    assert check_likes([(A, 7), (B, 8)], [(A, 7), (A, 7)]) == [
+        f"like of post 7 by {A} stored 2 times",
+        f"like of post 8 by {B} stored 0 times",
+    ]
