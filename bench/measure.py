@@ -245,6 +245,10 @@ def scenarios(world):
         Scenario(
             "GET /get_comments", "get", "/get_comments", lambda n: {"id": world["post_id"]}, 3002
         ),
+        # After /comment: deletes the comments it made, as the post's author.
+        Scenario("POST /delComment", "post", "/delComment", world["made_comment"], 3010),
+        Scenario("POST /like", "post", "/like", world["friend_post_like"], 3008),
+        Scenario("POST /unlike", "post", "/unlike", world["friend_post_like"], 3009),
         Scenario(
             "GET /get_post_detail",
             "get",
@@ -301,6 +305,16 @@ def scenarios(world):
             8006,
         ),
         Scenario("POST /recall_msg", "post", "/recall_msg", world["recalled_message"], 8007),
+        Scenario("GET /get_notices", "get", "/get_notices", lambda n: {"email": demo}, 7002),
+        Scenario(
+            "GET /get_notices?unread=1",
+            "get",
+            "/get_notices",
+            lambda n: {"email": demo, "unread": "1"},
+            7002,
+        ),
+        Scenario("GET /get_badges", "get", "/get_badges", lambda n: {"email": demo}, 7002),
+        Scenario("POST /read_notices", "post", "/read_notices", lambda n: {"email": demo}, 7003),
         # Last: it deletes seeded strangers, with their posts, comments and friendships.
         Scenario("POST /delete_account", "post", "/delete_account", world["deletion"], 1015),
     ]
@@ -400,6 +414,7 @@ def build_world(calls):
     return {
         **account_lifecycle_world(strangers, code),
         **chat_world(demo, run),
+        **feed_interactions_world(demo, listed, post, calls),
         "demo": demo.email,
         "other": other.email,
         "stranger": lambda n: strangers[n % len(strangers)],
@@ -459,6 +474,38 @@ def account_lifecycle_world(strangers, code):
         "password_reset": password_reset,
         "deletion": deletion,
     }
+
+
+def feed_interactions_world(demo, listed, post, calls):
+    """The calls of /delComment (the comments /comment made, deleted by the post's author, oldest
+    first) and of /like and /unlike (the demo user's friends' newest posts, one per call, liked
+    and then unliked in the same order)."""
+    from accounts.models import AuthToken
+    from feed.models import Comment, Post
+
+    post_author_token = []
+
+    def made_comment(n):
+        """The oldest comment /comment made that is left, deleted by the post's author."""
+        if not post_author_token:
+            post_author_token.append(AuthToken.objects.issue(post.author))
+        comment = Comment.objects.filter(post=post, text__startswith="bench ").order_by("id")
+        return {
+            "__token__": post_author_token[0],
+            "email": post.author.email,
+            "id": comment.values_list("id", flat=True).first(),
+        }
+
+    friend_posts = list(
+        Post.objects.filter(author_id__in=listed)
+        .order_by("-time", "-id")
+        .values_list("id", flat=True)[: calls + 10]
+    )
+
+    def friend_post_like(n):
+        return {"email": demo.email, "id": friend_posts[n % len(friend_posts)]}
+
+    return {"made_comment": made_comment, "friend_post_like": friend_post_like}
 
 
 def chat_world(demo, run):
@@ -580,6 +627,9 @@ HTTP_READS = [
     "GET /get_msgs",
     "GET /get_msgs?after_id=",
     "GET /get_chats",
+    "GET /get_notices",
+    "GET /get_notices?unread=1",
+    "GET /get_badges",
 ]
 
 

@@ -23,7 +23,7 @@ from feed.management.commands.seed_demo import (
     MAX_IMAGES_PER_POST,
     POSTS_WITH_IMAGES,
 )
-from feed.models import Comment, Post, PostImage
+from feed.models import Comment, Like, Post, PostImage
 from friends.models import Friendship, Group
 from tests.factories import ApiClient
 
@@ -65,7 +65,14 @@ def test_counts_and_the_demo_login(anon):
     assert Post.objects.count() == 60
     assert Comment.objects.count() == 60
     assert Message.objects.count() == 3 * 12
-    made = f"Made 30 users, {90 + added} friendships, 60 posts, 60 comments and 36 messages"
+    # a like on every other post, by someone other than its author
+    likes = Like.objects.count()
+    assert 0 < likes <= 30
+    assert not Like.objects.filter(user=F("post__author")).exists()
+    made = (
+        f"Made 30 users, {90 + added} friendships, 60 posts, 60 comments, {likes} likes and "
+        "36 messages"
+    )
     assert made in output
     assert f"{DEMO_EMAIL} / {DEMO_PASSWORD}" in output
     body = anon.post("/login", {"email": DEMO_EMAIL, "pass": DEMO_PASSWORD}).json()
@@ -102,7 +109,11 @@ def test_the_defaults_are_what_make_run_seeds_into_an_empty_database():
     # not already (which ones did depends on the seeded draw)
     friendships = Friendship.objects.count()
     assert 2000 <= friendships <= 2005
-    made = f"Made 200 users, {friendships} friendships, 1000 posts, 2000 comments and 60 messages"
+    likes = Like.objects.count()
+    made = (
+        f"Made 200 users, {friendships} friendships, 1000 posts, 2000 comments, {likes} likes "
+        "and 60 messages"
+    )
     assert made in output.getvalue()
     assert re.search(r"messages in \d+\.\d s\.", output.getvalue())
 

@@ -28,7 +28,7 @@ from accounts.models import Sex, User
 from accounts.services import delete_users
 from chat.models import Conversation, Message, Participant
 from feed.demo import DEMO_AGES, DEMO_CITIES, DEMO_DOMAIN, DEMO_EMAIL, DEMO_PASSWORD, DEMO_USERS
-from feed.models import Comment, Post, PostImage
+from feed.models import Comment, Like, Post, PostImage
 from feed.services import POST_IMAGE_BOX
 from friends.interests import split_interests
 from friends.models import Friendship, Group, InterestTag, UserInterest
@@ -210,7 +210,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 "Made {users} users, {friendships} friendships, {posts} posts, "
-                "{comments} comments and {messages} messages".format(**counts)
+                "{comments} comments, {likes} likes and {messages} messages".format(**counts)
                 + f" in {elapsed:.1f} s."
             )
         )
@@ -228,7 +228,10 @@ class Command(BaseCommand):
             progress.update(count)
         progress.close()
         seeder.draw_avatars(ids[:DRAWN_AVATARS])
-        counts = {"users": len(ids), "friendships": 0, "posts": 0, "comments": 0, "messages": 0}
+        counts = {
+            "users": len(ids),
+            **dict.fromkeys(("friendships", "posts", "comments", "likes", "messages"), 0),
+        }
         progress = tqdm(
             total=len(ids), unit="user", disable=not self.stdout.isatty(), desc="content"
         )
@@ -377,7 +380,7 @@ class Seeder:
         return [user.pk for user in users]
 
     def make_content(self, ids, offset, count):
-        """Friendships, posts and comments of the users ids[offset:offset + count]."""
+        """Friendships, posts, comments and likes of the users ids[offset:offset + count]."""
         rng = self.rng
         owners = ids[offset : offset + count]
         groups, weights = zip(*GROUP_WEIGHTS, strict=True)
@@ -400,6 +403,11 @@ class Seeder:
                 )
         insert_rows(Post, ("author", "msg", "time", "created_at", "is_hidden"), posts)
 
+        made_posts = list(
+            Post.objects.filter(author_id__in=owners)
+            .order_by("id")
+            .values_list("id", "author_id", "created_at")
+        )
         comments = [
             (
                 post_id,
@@ -408,16 +416,22 @@ class Seeder:
                 self._db_moment(created_at + timedelta(minutes=number + 1)),
                 False,
             )
-            for post_id, created_at in Post.objects.filter(author_id__in=owners)
-            .order_by("id")
-            .values_list("id", "created_at")
+            for post_id, _, created_at in made_posts
             for number in range(self.comments)
         ]
         insert_rows(Comment, ("post", "author", "text", "created_at", "is_hidden"), comments)
+        # A like on every other post, by someone other than its author.
+        likes = [
+            (post_id, liker, self._db_moment(created_at + timedelta(minutes=30)))
+            for post_id, author_id, created_at in made_posts[::2]
+            if (liker := rng.choice(ids)) != author_id
+        ]
+        insert_rows(Like, ("post", "user", "created_at"), likes)
         return {
             "friendships": len(friendships),
             "posts": len(posts),
             "comments": len(comments),
+            "likes": len(likes),
         }
 
     def make_demo_chats(self, demo_id):
@@ -484,8 +498,9 @@ class Seeder:
 
     def make_demo_notices(self, demo_id):
         """The notices the app would have made the demo user (rows loaded in bulk send no
-        post_save): a follow for each user who lists them and a comment for each comment of
-        another user on their posts, all read but the newest UNREAD_NOTICES."""
+        post_save): a follow for each user who lists them, a comment for each comment of another
+        user on their posts and a like for each like of them, all read but the newest
+        UNREAD_NOTICES."""
         follows = Friendship.objects.filter(friend=demo_id).values_list("pk", "owner", "created_at")
         comments = (
             Comment.objects.filter(post__author=demo_id)
@@ -513,6 +528,22 @@ class Seeder:
                 created_at=created_at,
             )
             for comment, post, author, text, created_at in comments
+        ]
+        likes = (
+            Like.objects.filter(post__author=demo_id)
+            .exclude(user=demo_id)
+            .values_list("pk", "post", "user", "created_at")
+        )
+        notices += [
+            Notice(
+                recipient_id=demo_id,
+                actor_id=liker,
+                type=Notice.Type.LIKE,
+                post_id=post,
+                like_id=like,
+                created_at=created_at,
+            )
+            for like, post, liker, created_at in likes
         ]
         notices.sort(key=lambda notice: notice.created_at)
         for notice in notices[:-UNREAD_NOTICES]:
