@@ -91,7 +91,11 @@ DATABASE_CALLS = {
     "putPost": ("post", {"email": ALICE, "message": "hi", "time": "1"}),
     "getPost": ("get", {"oldTime": "0"}),
     "delPost": ("get", {"email": ALICE, "id": "1"}),
+    "get_post_detail": ("get", {"id": "1"}),
+    "like": ("post", {"email": ALICE, "id": "1"}),
+    "unlike": ("post", {"email": ALICE, "id": "1"}),
     "comment": ("post", {"email": ALICE, "id": "1", "comment": "hi"}),
+    "delComment": ("post", {"email": ALICE, "id": "1"}),
     "get_comments": ("get", {"id": "1"}),
     "get_friend_post": ("get", {"email": ALICE}),
     "report": ("post", {"email": ALICE, "post": "1", "reason": "spam"}),
@@ -269,7 +273,7 @@ def cache_down(settings):
 
 
 # path -> (method, parameters, status): the endpoints that need no cache keep working without it.
-# "{post}" is bob's post, "{own_post}" one of alice's.
+# "{post}" is bob's post, "{own_post}" one of alice's, "{comment}" a comment of hers on it.
 CACHE_FREE_CALLS = {
     "check_email": ("post", {"email": "new@example.com", "value": "123456"}, 1003),
     "register2": (
@@ -293,7 +297,11 @@ CACHE_FREE_CALLS = {
     "putPost": ("post", {"email": ALICE, "message": "hi", "time": "1"}, 3001),
     "getPost": ("get", {"oldTime": "0"}, 3002),
     "delPost": ("get", {"email": ALICE, "id": "{own_post}"}, 3005),
+    "get_post_detail": ("get", {"id": "{post}"}, 3002),
+    "like": ("post", {"email": ALICE, "id": "{post}"}, 3008),
+    "unlike": ("post", {"email": ALICE, "id": "{post}"}, 3009),
     "comment": ("post", {"email": ALICE, "id": "{post}", "comment": "hi"}, 3007),
+    "delComment": ("post", {"email": ALICE, "id": "{comment}"}, 3010),
     "get_comments": ("get", {"id": "{post}"}, 3002),
     "get_friend_post": ("get", {"email": ALICE}, 3002),
     "report": ("post", {"email": ALICE, "post": "{post}", "reason": "spam"}, 7001),
@@ -340,9 +348,9 @@ def test_the_api_description_is_served_with_the_cache_down(anon, cache_down, pat
 def test_cache_down_other_endpoints_keep_working(api, user, bob_post, cache_down, path):
     method, params, status = CACHE_FREE_CALLS[path]
     own_post = make_post(user)
-    params = {
-        name: value.format(post=bob_post.pk, own_post=own_post.pk) for name, value in params.items()
-    }
+    (comment,) = make_comments(own_post, user, 1)
+    ids = {"post": bob_post.pk, "own_post": own_post.pk, "comment": comment.pk}
+    params = {name: value.format(**ids) for name, value in params.items()}
     response = getattr(api, method)(f"/{path}", params)
     assert response.status_code == 200
     assert response.json()["status"] == status
