@@ -320,12 +320,21 @@ avatars.from_base64(text, box=box)
 growth = peak() - before
 (width, height), mode, bands = decode()
 sample_bytes = 2 if mode.startswith("I;16") else 4 if mode in ("I", "F") else 1
-decode_cpu, pipeline_cpu = best(decode, lambda: avatars.from_base64(text, box=box))
+result = Image.open(avatars.from_base64(text, box=box))
+result.load()
+
+def encode():
+    result.save(io.BytesIO(), format="WEBP", quality=avatars.OUTPUT_QUALITY, method=4)
+
+decode_cpu, pipeline_cpu, encode_cpu = best(
+    decode, lambda: avatars.from_base64(text, box=box), encode
+)
 print(json.dumps({
     "decoded_bytes": width * height * bands * sample_bytes,
     "rss_growth": growth,
     "decode_cpu": decode_cpu,
     "pipeline_cpu": pipeline_cpu,
+    "encode_cpu": encode_cpu,
 }))
 """
 
