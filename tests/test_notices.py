@@ -253,7 +253,7 @@ class TestConstraints:
             Notice.objects.create(recipient=user, actor=bob, **fields)
 
     def test_nobody_is_their_own_actor(self, user, bob):
-        (friendship,) = Friendship.objects.bulk_create([Friendship(owner=bob, friend=user)])
+        (friendship,) = Friendship.objects.bulk_create([Friendship(owner=bob, friend=user, group="1")])
         with pytest.raises(IntegrityError), transaction.atomic():
             Notice.objects.create(recipient=user, actor=user, type="follow", friendship=friendship)
 
