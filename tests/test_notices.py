@@ -777,6 +777,20 @@ class TestAdmin:
         notice.refresh_from_db()
         assert (notice.text, notice.read) == ("一条评论", False)
 
+    def test_moderators_see_notices_read_only(self, client, moderator, user, bob):
+        befriend(bob, user)
+        client.force_login(moderator)
+        assert client.get("/admin/notices/notice/").status_code == 200
+        notice = Notice.objects.get()
+        page = client.get(f"/admin/notices/notice/{notice.pk}/change/")
+        assert page.status_code == 200
+        assert 'name="_save"' not in page.content.decode()
+        assert (
+            client.post(f"/admin/notices/notice/{notice.pk}/delete/", {"post": "yes"}).status_code
+            == 403
+        )
+        assert Notice.objects.exists()
+
     def test_deleting_a_post_in_the_admin_takes_its_notices(
         self, superuser_client, bob, alice_post
     ):
