@@ -1,4 +1,5 @@
-"""Notices in the admin, read-only: they are made by what users do and never edited by staff.
+"""Notices in the admin, read-only: they are made by what users do and never edited by staff
+(moderators may view them: migrations/0002).
 The delete permission stays Django's own (superusers'), because the admin refuses to delete a
 user, post or comment whose cascade reaches a registered model the staff member may not delete;
 there is no bulk delete action here."""

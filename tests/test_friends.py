@@ -501,10 +501,13 @@ def test_reset_keeps_the_interest_tags_in_sync(api, user):
         # The transaction: savepoints, the pair's lock, the block check, update_or_create's
         # locked read and its insert in a savepoint.
         ("get", "/set_friend", {"group": "3"}, 5003, 13),
-        ("get", "/rm_friend", {}, 5004, 4),  # one DELETE
+        # The entry's id, the DELETE of its follow notice (notices' foreign key cascades), the
+        # DELETE of the entry.
+        ("get", "/rm_friend", {}, 5004, 6),
         ("get", "/is_friend", {}, 6001, 4),  # the entry with its mutual flag
-        # The transaction: the pair's lock, one DELETE of both entries, get_or_create of the block.
-        ("post", "/block", {}, 5005, 11),
+        # The transaction: the pair's lock, the entries' ids, the DELETE of their follow notices
+        # and one of both entries, get_or_create of the block.
+        ("post", "/block", {}, 5005, 13),
         ("post", "/unblock", {}, 5006, 4),  # one DELETE
     ],
 )

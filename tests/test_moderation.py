@@ -27,6 +27,7 @@ MODERATOR_PERMISSIONS = {
     "chat.view_messagereport",
     "chat.change_messagereport",
     "chat.change_message",
+    "notices.view_notice",
 }
 
 
