@@ -821,7 +821,11 @@ def test_seed_demo_gives_the_demo_user_notices(client):
     demo = User.objects.get(email=DEMO_EMAIL)
     follows = Friendship.objects.filter(friend=demo).count()
     others_comments = Comment.objects.filter(post__author=demo).exclude(author=demo).count()
+    others_likes = Like.objects.filter(post__author=demo).exclude(user=demo).count()
     assert follows > 0 and others_comments > 0
-    assert len(everything) == follows + others_comments > 5
+    assert len(everything) == follows + others_comments + others_likes > 5
+    assert {item["type"] for item in everything} >= {"follow", "comment"}
+    likes = [item for item in everything if item["type"] == "like"]
+    assert len(likes) == others_likes
     assert [item["read"] for item in everything] == [0] * 5 + [1] * (len(everything) - 5)
     assert badges_of(api, DEMO_EMAIL)["notices"] == 5
