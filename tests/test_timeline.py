@@ -308,7 +308,7 @@ POST_LIST_QUERY_BUDGET = 5
 COMMENT_LIST_QUERY_BUDGET = 4
 SIZES = [
     pytest.param({"friend_count": 1, "post_count": 1, "comment_count": 0}, id="small"),
-    pytest.param({"friend_count": 50, "post_count": 200, "comment_count": 120}, id="large"),
+    pytest.param({"friend_count": 50, "post_count": 500, "comment_count": 500}, id="large"),
 ]
 
 
