@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-never-used-outside-the-test-suite")
+# Race tests run up to five threads at once, each holding a PostgreSQL connection of its own, where
+# a worker runs HTTP_CONCURRENCY (2) requests: a pool that fits the widest race.
+os.environ.setdefault("DATABASE_POOL_SIZE", "8")
 
 from socialsite.settings import *  # noqa: E402, F403
 
