@@ -248,9 +248,12 @@ def comment_deletable_by(viewer, email, raw_id):
     if comment_id is None:
         raise ApiError(errors.NO_SUCH_POST_OF_USER)
     email = normalize_email(email)
+    # EXISTS, correlated to the one comment: `post__in` a subquery of the visible posts had SQLite
+    # read every visible post (858 ms at 100,000 users in make bench).
+    visible_post = Post.objects.visible_to(viewer).filter(pk=OuterRef("post_id"))
     comment = (
         Comment.objects.visible_to(viewer)
-        .filter(pk=comment_id, post__in=Post.objects.visible_to(viewer))
+        .filter(Exists(visible_post), pk=comment_id)
         .filter(Q(author__email=email) | Q(post__author__email=email))
         .first()
     )

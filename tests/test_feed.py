@@ -5,8 +5,9 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_delete
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from feed.models import Comment, Post, Report
@@ -463,6 +464,24 @@ class TestDelComment:
             answer = bob_api.post("/delComment", {"email": bob.email, "id": comment.pk}).json()
             assert answer == {"status": 3010, "msg": "评论已删除"}
         assert not Comment.objects.exists()
+
+    @pytest.mark.skipif(connection.vendor != "sqlite", reason="a plan of SQLite's query planner")
+    def test_the_look_up_reads_the_one_comment_and_its_post(self, api, user, post):
+        make_post(user)  # another visible post, which the look-up must not read
+        (mine,) = make_comments(post, user, 1)
+        with CaptureQueriesContext(connection) as queries:
+            api.post("/delComment", {"email": user.email, "id": mine.pk})
+        sql = next(
+            query["sql"]
+            for query in queries.captured_queries
+            if query["sql"].startswith('SELECT "feed_comment"')
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+            plan = "\n".join(row[-1] for row in cursor.fetchall())
+        # a subquery of every visible post (`post__in`) read them all: 858 ms at 100,000 users
+        assert not [line for line in plan.splitlines() if line.startswith("SCAN")], plan
+        assert "SEARCH feed_post USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
 
     def test_again_is_3004(self, api, user, post):
         (mine,) = make_comments(post, user, 1)
