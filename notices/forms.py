@@ -3,7 +3,7 @@ present but malformed, 9400 with the form's errors."""
 
 from django import forms
 
-MAX_BIGINT = 2**63 - 1
+from chat.forms import cursor_field
 
 
 class NoticesForm(forms.Form):
@@ -17,4 +17,4 @@ class NoticesForm(forms.Form):
 class ReadNoticesForm(forms.Form):
     """/read_notices' `id`: the newest notice read (none: all); not a whole number → 9400."""
 
-    id = forms.IntegerField(min_value=0, max_value=MAX_BIGINT, required=False)
+    id = cursor_field()  # the chat's cursors' format: /read_msgs' `id` is the same kind of mark

@@ -4,9 +4,11 @@ the sign-up steps, and the expected shapes of the API's answers. Fixtures live i
 tests/conftest.py; no test module imports another."""
 
 import re
+import threading
 from datetime import timedelta
 
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from django.urls import get_resolver
 from django.utils import timezone
@@ -234,3 +236,27 @@ def make_messages(sender, recipient, count, start=None, **fields):
     newest = Message.objects.filter(conversation=conversation).order_by("-id").first()
     Participant.objects.filter(conversation=conversation).update(last_message=newest)
     return list(Message.objects.filter(conversation=conversation).order_by("-id")[:count])[::-1]
+
+
+def responses_in_threads(calls):
+    """Run each of `calls` (a function of no arguments returning a response) in a thread of its
+    own, all released at once; returns the responses' (HTTP status, body) pairs."""
+    barrier = threading.Barrier(len(calls))
+    answers = []
+
+    def run(call):
+        try:
+            barrier.wait(timeout=10)
+            response = call()
+            answers.append((response.status_code, response.json()))
+        except Exception as error:  # reported in the test's thread
+            answers.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers

@@ -5,7 +5,6 @@ thumbnails."""
 
 import io
 import re
-import threading
 import time
 from urllib.parse import urlencode
 
@@ -22,7 +21,7 @@ from accounts.models import AuthToken
 from feed.models import Post, PostImage
 from feed.services import POST_IMAGE_BOX
 from tests import images
-from tests.factories import PASSWORD, ApiClient, befriend, body, make_post
+from tests.factories import PASSWORD, ApiClient, befriend, body, make_post, responses_in_threads
 from tests.images import b64
 
 pytestmark = pytest.mark.django_db
@@ -428,30 +427,6 @@ def test_the_images_of_a_page_are_read_through_the_constraints_index(api, user, 
     assert "SCAN feed_postimage" not in plan and "TEMP B-TREE" not in plan, plan
 
 
-def in_threads(calls):
-    """Run each of `calls` in a thread of its own, all released at once; returns the responses'
-    (HTTP status, body) pairs."""
-    barrier = threading.Barrier(len(calls))
-    answers = []
-
-    def run(call):
-        try:
-            barrier.wait(timeout=10)
-            response = call()
-            answers.append((response.status_code, response.json()))
-        except Exception as error:  # reported in the test's thread
-            answers.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return answers
-
-
 @pytest.mark.django_db(transaction=True)
 class TestRaces:
     def test_posts_refused_by_the_limit_at_the_write_leave_no_file(self, make_user):
@@ -469,7 +444,7 @@ class TestRaces:
             fields = post_fields(email=author.email, time=1000 + number)
             return lambda: put_json(each, [b64(images.png(size=(16, 16)))], **fields)
 
-        answers = in_threads([call(number) for number in range(20)])
+        answers = responses_in_threads([call(number) for number in range(20)])
         assert sorted(answer["status"] for _, answer in answers) == [3001] * 5 + [9429] * 15
         assert PostImage.objects.count() == 5
         assert sorted(PostImage.objects.values_list("file", flat=True)) == [
@@ -482,7 +457,7 @@ class TestRaces:
         author = make_user()
         token = AuthToken.objects.issue(author)
         poster, deleter = ApiClient(token), ApiClient(token)
-        answers = in_threads(
+        answers = responses_in_threads(
             [
                 lambda: put_json(poster, [b64(images.png())] * 3, email=author.email),
                 lambda: deleter.post("/delete_account", {"email": author.email, "pass": PASSWORD}),

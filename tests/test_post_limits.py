@@ -2,17 +2,15 @@
 comments per user in 10 minutes → 429/9429. They come after the token and before the
 missing-parameter codes, and count only what was stored, also under concurrent requests."""
 
-import threading
 import time
 
 import pytest
-from django.db import connection
 
 from accounts.models import AuthToken
 from feed.models import Comment, Post
 from socialsite import ratelimit
 from socialsite.errors import ApiError
-from tests.factories import ApiClient, make_post
+from tests.factories import ApiClient, make_post, responses_in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -91,30 +89,6 @@ class TestComments:
             assert comment(api, bob_post.pk, number).json()["status"] == 3007
 
 
-def in_threads(calls):
-    """Run each of `calls` (a function of no arguments returning a response) in a thread of its
-    own, all released at once; returns the responses' (HTTP status, body) pairs."""
-    barrier = threading.Barrier(len(calls))
-    answers = []
-
-    def run(call):
-        try:
-            barrier.wait(timeout=10)
-            response = call()
-            answers.append((response.status_code, response.json()))
-        except Exception as error:  # reported in the test's thread
-            answers.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return answers
-
-
 def post_data(author, target, number):
     return {"email": author.email, "message": f"m{number}", "time": number}
 
@@ -143,7 +117,7 @@ def test_concurrent_requests_never_pass_the_limit(make_user, path, data, limit, 
         each = ApiClient(client.token)
         return lambda: each.post(path, data(author, target, 1000 + number))
 
-    answers = in_threads([call(number) for number in range(40)])
+    answers = responses_in_threads([call(number) for number in range(40)])
     assert sorted(body["status"] for _, body in answers) == [stored] * 10 + [9429] * 30
     written = Post.objects.filter(author=author) if path == "/putPost" else Comment.objects
     assert written.count() == limit
