@@ -280,7 +280,7 @@ def progressive_jpeg_with_scans(image, scans):
 
 # Run in a fresh interpreter, so that the peak resident memory (VmHWM) is this case's alone. The
 # pipeline and Pillow first see a tiny image of every format: what they set up once per process
-# is no cost of this input. CPU times are the best of five rounds, the memory that of the first.
+# is no cost of this input. CPU times are the best of nine rounds, the memory that of the first.
 MEASURE = """
 import base64, io, json, sys, time
 from PIL import Image
