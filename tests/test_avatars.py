@@ -350,6 +350,7 @@ class TestCost:
     """Whatever the input, the work after decoding costs less than the decoding itself, and
     memory stays within half as much again as the decoded first frame (API.md, /reset)."""
 
+    @pytest.mark.image_cost
     @pytest.mark.parametrize("name", images.WORST_INPUTS)
     def test_the_pipeline_costs_less_than_twice_decoding(self, tmp_path, name):
         data = images.worst_input(name)

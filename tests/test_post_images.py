@@ -413,6 +413,7 @@ class TestCost:
     the result (the reduced image is at most 4 MP: no input makes it grow), and memory within
     half as much again as the decoded first frame plus RESULT_MEMORY."""
 
+    @pytest.mark.image_cost
     @pytest.mark.parametrize("name", images.WORST_INPUTS)
     def test_the_pipeline_costs_a_few_decodes_and_encodings(self, tmp_path, name):
         cost = images.measure(tmp_path, images.worst_input(name), box=POST_IMAGE_BOX)
