@@ -395,9 +395,9 @@ RESULT_MEMORY = 32 * MiB
 
 # What the pipeline may cost for a post image, in decodes of the input and encodings of the
 # result. Decoding once, then a premultiplied average over the whole decoded frame where the
-# image has alpha (floating point: as dear as another decode of a grey and alpha PNG, measured
-# 0.42 s against 0.13 s for Pillow's decode on CI's machine), hence decodes 2.5 (2 left a grey
-# and alpha PNG 0.1 % over on that machine, 19 % under on another). Encoding the result once,
+# image has alpha (floating point: 0.16 s against Pillow's 0.20 s decode of a grey and alpha
+# PNG, measured), hence decodes 2.5 (2 left that PNG's whole pipeline 0.1 % over, 0.4246 s
+# against 0.4241, on CI's machine, and 19 % under on another). Encoding the result once,
 # Lanczos from at most 4 MP down to about 1 MP (as dear as an encoding) and the colour
 # conversion, hence encodings 3. Resampling the full frame instead of the reduced one costs
 # another 1.0-1.4 decodes (measured); converting it, little CPU but a frame's worth of memory,
