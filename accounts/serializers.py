@@ -1,5 +1,9 @@
 """JSON shapes of accounts objects (API.md, "Objects")."""
 
+from accounts.models import User
+
+_AVATARS = User._meta.get_field("avatar").storage
+
 
 def profile_json(user, request):
     """The Profile object: exactly its keys; unset text is "", unset birthday/avatar null."""
@@ -19,11 +23,28 @@ def profile_json(user, request):
 
 def card_json(user, request):
     """The Card object: the short form of a user (the same values as in their Profile)."""
+    return card_of(card_fields(user), request)
+
+
+def card_fields(user):
+    """What a Card shows of `user`, as the read modules' rows hold it (`card_of`)."""
     return {
         "email": user.email,
         "username": user.username,
         "name": user.name,
-        "img": request.build_absolute_uri(user.avatar.url) if user.avatar else None,
+        "avatar": user.avatar.name,
+    }
+
+
+def card_of(row, request):
+    """The Card of the user whose `email`, `username`, `name` and `avatar` (the stored file's
+    name, empty for none) a row of a read module holds."""
+    avatar = row["avatar"]
+    return {
+        "email": row["email"],
+        "username": row["username"],
+        "name": row["name"],
+        "img": request.build_absolute_uri(_AVATARS.url(avatar)) if avatar else None,
     }
 
 

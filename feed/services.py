@@ -32,8 +32,9 @@ def _serialize_writes_of(user):
 
 
 def put_post(author, *, message, time, images=()):
-    """Publish a post with the base64 `images` (0 to 9); returns it ready for `post_json` (no
-    comments yet). Nothing is stored unless the message, the time and every image are valid."""
+    """Publish a post with the base64 `images` (0 to 9); returns it with its `image_list`
+    (serializers.new_post_row). Nothing is stored unless the message, the time and every image
+    are valid."""
     form = PostForm(data={"message": message, "time": time})
     validate(form)
     # Decoded and written before the transaction: the author's row stays locked for the inserts
@@ -44,10 +45,6 @@ def put_post(author, *, message, time, images=()):
     except BaseException:
         _delete_files(names)  # the post was not stored: the files are nobody's
         raise
-    post.like_count = 0
-    post.liked = False
-    post.comment_count = 0
-    post.latest_comments = []
     return post
 
 

@@ -5,7 +5,7 @@ from accounts import extensions
 from accounts.auth import owner_named_by, require_owner
 from feed import errors, queries, services
 from feed.forms import PublicPostsForm, TimelineForm, is_integer
-from feed.serializers import comment_json, post_json
+from feed.serializers import comment_json, new_comment_row, new_post_row, post_json
 from socialsite.api import api, envelope, read_page
 from socialsite.errors import ApiError
 
@@ -26,7 +26,7 @@ def put_post(request, params):
         raise ApiError(errors.INVALID_POST)
     author = require_owner(request, email, unknown=errors.INVALID_POST)
     post = services.put_post(author, message=message, time=time, images=params.getlist("images"))
-    return envelope(3001, "发布成功", data=post_json(post, request))
+    return envelope(3001, "发布成功", data=post_json(new_post_row(post), request))
 
 
 @api(("GET",), replica_reads=True)
@@ -101,7 +101,7 @@ def comment(request, params):
     post = queries.post_visible_to(request.api_user, post_id)
     author = require_owner(request, email, unknown=errors.MISSING_COMMENTER)
     new_comment = services.comment(post, author, text)
-    return envelope(3007, "评论成功", data=comment_json(new_comment, request))
+    return envelope(3007, "评论成功", data=comment_json(new_comment_row(new_comment), request))
 
 
 @api(("GET",), replica_reads=True)
@@ -122,7 +122,7 @@ def get_friend_post(request, params):
     page = queries.friend_posts(viewer, **filters, start=start, limit=limit)
     last = page.items[-1] if page.has_more else None
     # the cursor of the next page: following it never skips nor repeats a post (API.md)
-    following = last and {"before": last.time, "before_id": last.pk}
+    following = last and {"before": last["time"], "before_id": last["id"]}
     data = [post_json(post, request) for post in page.items]
     return envelope(3002, "成功", data=data, has_more=page.has_more, next=following)
 
