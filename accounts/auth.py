@@ -1,7 +1,8 @@
 """Who is calling: the Bearer token check that `@api` runs (settings.API_AUTHENTICATOR), and the
 owner check of the owner-only endpoints (API.md, "Authentication")."""
 
-from accounts.models import AuthToken, User, normalize_email
+from accounts.models import User, normalize_email
+from accounts.queries import token_named_by
 from socialsite import errors
 from socialsite.errors import ApiError
 
@@ -11,7 +12,7 @@ def authenticate(request):
     The token is looked up inside the view, so that a database that cannot be reached ends in
     the one error mapping (9503) like any other failure of the request."""
     key = request.bearer_token
-    token = AuthToken.objects.find(key) if key else None
+    token = token_named_by(key) if key else None
     if token is None:
         raise ApiError(errors.NOT_LOGGED_IN)
     request.api_token = token

@@ -18,6 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.models import AuthToken
+from accounts.queries import token_named_by
 from socialsite import realtime
 
 logger = logging.getLogger("socialsite.realtime")
@@ -79,7 +80,7 @@ def token_state(*, key=None, token_id=None):
     """(close code or None, token) of the token with `key` (touched when usable), or of the one
     with `token_id`."""
     if key is not None:
-        token = AuthToken.objects.find(key)
+        token = token_named_by(key)
     else:
         token = AuthToken.objects.select_related("user").filter(pk=token_id).first()
     code = close_code(token)

@@ -11,7 +11,6 @@ from django.utils.crypto import salted_hmac
 
 from accounts import extensions
 from socialsite import realtime
-from socialsite.orm import one_or_none
 
 
 def normalize_email(email):
@@ -164,9 +163,6 @@ class AuthTokenManager(models.Manager.from_queryset(AuthTokenQuerySet)):
             newest = live.order_by("-created_at", "-pk").values_list("pk", flat=True)
             live.exclude(pk__in=list(newest[: self.MAX_LIVE_PER_USER])).revoke()
         return key
-
-    def find(self, key):
-        return one_or_none(self.select_related("user").filter(key_hash=hash_secret(key)))
 
 
 class AuthToken(models.Model):

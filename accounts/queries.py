@@ -1,8 +1,32 @@
 """Reads of accounts that views need (API.md, "Accounts"); the writes are in services.py."""
 
+from django.db import DEFAULT_DB_ALIAS, connections
+
 from accounts import errors, extensions
-from accounts.models import User
+from accounts.models import AuthToken, User, hash_secret
 from socialsite.errors import ApiError
+from socialsite.orm import columns, instances
+
+# In SQL rather than through the ORM: every authenticated request runs it, and compiling the
+# ORM's version cost more than the query.
+_TOKEN_AND_USER = f"""SELECT {columns(AuthToken)}, {columns(User)}
+FROM "accounts_authtoken" INNER JOIN "accounts_user"
+  ON "accounts_user"."id" = "accounts_authtoken"."user_id"
+WHERE "accounts_authtoken"."key_hash" = %(key_hash)s"""
+
+
+def token_named_by(key):
+    """The AuthToken whose key is `key`, with its `user`, or None. Read on the primary, always:
+    a revocation takes effect at once."""
+    primary = connections[DEFAULT_DB_ALIAS]
+    with primary.cursor() as cursor:
+        cursor.execute(_TOKEN_AND_USER, {"key_hash": hash_secret(key)})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token, user = instances(primary, row, AuthToken, User)
+    token.user = user
+    return token
 
 
 def visible_profile(viewer, email):

@@ -1,8 +1,53 @@
 """Small ORM helpers the apps share."""
 
+import weakref
+
 
 def one_or_none(queryset):
     """The row of a query that matches one at most (a unique lookup), or None. QuerySet.first()
     would add ORDER BY pk, whose compilation is a fifth of the cost of such a query in the hot
     paths (token look-up, a friendship, a message by client_id)."""
     return next(iter(queryset[:1]), None)
+
+
+def columns(model):
+    """The quoted columns of `model`'s concrete fields, in their order, for a SELECT whose rows
+    `instances` turns into models."""
+    table = model._meta.db_table
+    return ", ".join(f'"{table}"."{field.column}"' for field in model._meta.concrete_fields)
+
+
+def instances(connection, row, *models):
+    """The instances of `models` that one row of raw SQL on `connection` (a DatabaseWrapper, not
+    the `django.db.connection` proxy) holds, model after model (`columns`): its values converted
+    as the ORM converts them (SQLite's naive timestamps made aware, …), without the cost of
+    compiling a query."""
+    found, values = [], iter(row)
+    for model in models:
+        converted = []
+        for field, converters in _converters(connection, model):
+            value = next(values)
+            for convert in converters:
+                value = convert(value, field, connection)
+            converted.append(value)
+        found.append(model.from_db(connection.alias, None, converted))
+    return found
+
+
+# {connection: {model: [(column, its converters), …]}}, as the ORM's compiler finds them
+_converters_of = weakref.WeakKeyDictionary()
+
+
+def _converters(connection, model):
+    by_model = _converters_of.setdefault(connection, {})
+    if model not in by_model:
+        found = []
+        for field in model._meta.concrete_fields:
+            column = field.get_col(model._meta.db_table)
+            converters = (
+                *connection.ops.get_db_converters(column),
+                *field.get_db_converters(connection),
+            )
+            found.append((column, converters))
+        by_model[model] = found
+    return by_model[model]

@@ -14,6 +14,7 @@ from django.urls import reverse
 from accounts import extensions
 from accounts import services as accounts_services
 from accounts.models import AuthToken, PasswordResetCode, User
+from accounts.queries import token_named_by
 from chat.models import Conversation, Message, MessageReport, Participant
 from feed.models import Comment, Like, Post, Report
 from friends.models import Block, Friendship, SearchInterest, UserInterest
@@ -456,7 +457,7 @@ class TestFiles:
         assert User.objects.filter(pk=alice.pk).exists()
         assert Post.objects.filter(author=alice).exists()
         assert Friendship.objects.filter(owner=alice).exists()
-        assert AuthToken.objects.find(api.token).is_usable()
+        assert token_named_by(api.token).is_usable()
         assert Report.objects.get().post == post
         assert default_storage.exists(hers)
         assert default_storage.exists(alice.avatar.name)

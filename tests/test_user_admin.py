@@ -19,6 +19,7 @@ from PIL import Image
 
 from accounts import services as accounts_services
 from accounts.models import AuthToken, User
+from accounts.queries import token_named_by
 from friends import services
 from friends.models import Friendship
 from tests import images
@@ -213,7 +214,7 @@ def test_token_admin_revoke_action(superuser_client, user):
     assert response.status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
-    assert AuthToken.objects.find(key).is_usable() is False
+    assert token_named_by(key).is_usable() is False
 
 
 class TestUserAdmin:
