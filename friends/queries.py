@@ -14,6 +14,7 @@ lists."""
 
 from datetime import MINYEAR
 
+from django.db import connections, router
 from django.db.models import (
     Case,
     Count,
@@ -42,13 +43,43 @@ from friends.models import (
     SearchInterest,
     UserInterest,
 )
-from socialsite.api import page_of
+from socialsite.api import Page, page_of
+from socialsite.orm import columns, instances
+
+# /get_friends, /get_followers and /get_blocks read their rows in SQL written here and make the
+# instances from them (socialsite.orm.instances): compiling the ORM's queries cost more than
+# running them. Values are parameters; the rules are the QuerySet methods' (listed_by,
+# with_active_friend, Block's unblocked_q), written once more and tested by the same tests.
+_FRIEND_LIST = f"""SELECT {columns(Friendship)}, {columns(User)}
+FROM "friends_friendship" INNER JOIN "accounts_user"
+  ON "accounts_user"."id" = "friends_friendship"."friend_id"
+WHERE "friends_friendship"."owner_id" = %(owner)s AND "accounts_user"."is_active"
+ORDER BY "friends_friendship"."created_at", "friends_friendship"."id"
+"""
+
+
+def _read(sql, params, *models):
+    """The rows of `sql`, each as the instances of `models` it holds and then its other values."""
+    reads = connections[router.db_for_read(models[0])]
+    width = sum(len(model._meta.concrete_fields) for model in models)
+    with reads.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(*instances(reads, row, *models), *row[width:]) for row in cursor.fetchall()]
+
+
+def _page(rows, limit):
+    """A Page from the limit + 1 `rows` read for it (`has_more`: whether the last one came)."""
+    return Page(rows[:limit], int(len(rows) > limit))
 
 
 def friend_list(owner):
     """/get_friends: `owner`'s entries, friend selected, in the order first added; entries of
     deactivated friends are hidden."""
-    return Friendship.objects.listed_by(owner).with_active_friend().select_related("friend")
+    entries = []
+    for entry, friend in _read(_FRIEND_LIST, {"owner": owner.pk}, Friendship, User):
+        entry.friend = friend
+        entries.append(entry)
+    return entries
 
 
 def list_entry(owner, femail):
@@ -71,9 +102,30 @@ def followers(owner):
     )
 
 
+_FOLLOWERS_PAGE = f"""SELECT {columns(Friendship)}, {columns(User)},
+       EXISTS (SELECT 1 FROM "friends_friendship" AS "back"
+               WHERE "back"."owner_id" = %(owner)s
+                 AND "back"."friend_id" = "friends_friendship"."owner_id") AS "mutual"
+FROM "friends_friendship" INNER JOIN "accounts_user"
+  ON "accounts_user"."id" = "friends_friendship"."owner_id"
+WHERE "friends_friendship"."friend_id" = %(owner)s AND "accounts_user"."is_active"
+  AND "friends_friendship"."owner_id" NOT IN (SELECT "blocked_id" FROM "friends_block"
+                                              WHERE "blocker_id" = %(owner)s)
+  AND "friends_friendship"."owner_id" NOT IN (SELECT "blocker_id" FROM "friends_block"
+                                              WHERE "blocked_id" = %(owner)s)
+ORDER BY "friends_friendship"."created_at" DESC, "friends_friendship"."id" DESC
+LIMIT %(rows)s OFFSET %(start)s"""
+
+
 def followers_page(owner, *, start, limit):
-    """A page of /get_followers (with `has_more`): one query."""
-    return page_of(followers(owner), start, limit)
+    """A page of /get_followers (with `has_more`), the entries of `followers` (the follower
+    selected, `mutual`): one query."""
+    params = {"owner": owner.pk, "rows": limit + 1, "start": start}
+    entries = []
+    for entry, follower, mutual in _read(_FOLLOWERS_PAGE, params, Friendship, User):
+        entry.owner, entry.mutual = follower, mutual
+        entries.append(entry)
+    return _page(entries, limit)
 
 
 def new_follower_count(owner):
@@ -90,19 +142,24 @@ def new_follower_count(owner):
     )
 
 
-def blocks_made(blocker):
-    """/get_blocks: the blocks `blocker` made of users who are still active, newest first (the
-    index on blocker, created_at, id read backwards), the blocked user selected."""
-    return (
-        Block.objects.filter(blocker=blocker, blocked__is_active=True)
-        .select_related("blocked")
-        .order_by("-created_at", "-id")
-    )
+_BLOCKS_PAGE = f"""SELECT {columns(Block)}, {columns(User)}
+FROM "friends_block" INNER JOIN "accounts_user"
+  ON "accounts_user"."id" = "friends_block"."blocked_id"
+WHERE "friends_block"."blocker_id" = %(blocker)s AND "accounts_user"."is_active"
+ORDER BY "friends_block"."created_at" DESC, "friends_block"."id" DESC
+LIMIT %(rows)s OFFSET %(start)s"""
 
 
 def blocks_page(blocker, *, start, limit):
-    """A page of /get_blocks (with `has_more`): one query."""
-    return page_of(blocks_made(blocker), start, limit)
+    """A page of /get_blocks (with `has_more`): the blocks `blocker` made of users who are still
+    active, newest first (the index on blocker, created_at, id read backwards), the blocked user
+    selected. One query."""
+    params = {"blocker": blocker.pk, "rows": limit + 1, "start": start}
+    blocks = []
+    for block, blocked in _read(_BLOCKS_PAGE, params, Block, User):
+        block.blocked = blocked
+        blocks.append(block)
+    return _page(blocks, limit)
 
 
 def years_before(day, years):
