@@ -22,7 +22,7 @@ from pathlib import Path
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import measure  # noqa: E402
+from bench import budgets, measure  # noqa: E402
 from bench.common import (  # noqa: E402
     ROOT,
     VAR,
@@ -50,6 +50,11 @@ def main():
         default=int(os.environ.get("BENCH_PORT", "5055")),
         help="--http: gunicorn's port (BENCH_PORT; default 5055, beside make run's 5000)",
     )
+    parser.add_argument(
+        "--no-budgets",
+        action="store_true",
+        help="print the budgets missed but exit 0 (a smoke run at a scale the budgets are not for)",
+    )
     parser.add_argument("--out", default=str(VAR / "bench.json"))
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -70,7 +75,7 @@ def main():
     if args.http:
         report_http(scales, results, Path(args.out).with_name("bench-http.json"))
     else:
-        report(database, scales, results, Path(args.out))
+        report(database, scales, results, Path(args.out), budgets_enforced=not args.no_budgets)
 
 
 def run_scale(args, scale, url):
@@ -112,7 +117,7 @@ def _ratio(large, small):
     return round(large / small, 2) if small else None
 
 
-def report(database, scales, results, out):
+def report(database, scales, results, out, *, budgets_enforced=True):
     names = list(results[0]["endpoints"])
     healthz = [result["endpoints"]["GET /healthz"]["p50_ms"] for result in results]
     rows = []
@@ -171,6 +176,12 @@ def report(database, scales, results, out):
     print(f"\nWritten to {out}")
     if any(any(row["failures"]) for row in rows):
         sys.exit("Some calls did not get their expected status: see FAILURES above.")
+    missed = budgets.missed(rows)
+    print("\nBudgets (bench/budgets.py): " + (f"{len(missed)} missed" if missed else "all met"))
+    for line in missed:
+        print(f"  MISSED {line}")
+    if missed and budgets_enforced:
+        sys.exit(f"{len(missed)} budget(s) missed: see MISSED above.")
 
 
 def report_http(scales, results, out):
