@@ -36,7 +36,6 @@ from django.utils import timezone
 from accounts.models import User
 from friends.models import (
     Block,
-    FollowersSeen,
     Friendship,
     InterestTag,
     SearchField,
@@ -128,18 +127,25 @@ def followers_page(owner, *, start, limit):
     return _page(entries, limit)
 
 
+_NEW_FOLLOWER_COUNT = """SELECT COUNT(*) FROM "friends_friendship"
+INNER JOIN "accounts_user" ON "accounts_user"."id" = "friends_friendship"."owner_id"
+WHERE "friends_friendship"."friend_id" = %(owner)s AND "accounts_user"."is_active"
+  AND "friends_friendship"."owner_id" NOT IN (SELECT "blocked_id" FROM "friends_block"
+                                              WHERE "blocker_id" = %(owner)s)
+  AND "friends_friendship"."owner_id" NOT IN (SELECT "blocker_id" FROM "friends_block"
+                                              WHERE "blocked_id" = %(owner)s)
+  AND ("friends_friendship"."created_at" > (SELECT "seen_until" FROM "friends_followersseen"
+                                            WHERE "user_id" = %(owner)s)
+       OR NOT EXISTS (SELECT 1 FROM "friends_followersseen" WHERE "user_id" = %(owner)s))"""
+
+
 def new_follower_count(owner):
     """/get_badges' `followers`: the followers of /get_followers who added `owner` after the
     newest one its first page last showed `owner` (all of them if it never did). One query, a
     range of friendship_friend_added."""
-    seen = FollowersSeen.objects.filter(user=owner)
-    after_seen = Q(created_at__gt=Subquery(seen.values("seen_until"))) | ~Exists(seen)
-    return (
-        Friendship.objects.filter(friend=owner, owner__is_active=True)
-        .filter(Block.objects.unblocked_q(owner, "owner"))
-        .filter(after_seen)
-        .count()
-    )
+    with connections[router.db_for_read(Friendship)].cursor() as cursor:
+        cursor.execute(_NEW_FOLLOWER_COUNT, {"owner": owner.pk})
+        return cursor.fetchone()[0]
 
 
 _BLOCKS_PAGE = f"""SELECT {columns(Block)}, {columns(User)}
