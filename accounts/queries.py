@@ -7,6 +7,15 @@ from accounts.models import AuthToken, User, hash_secret
 from socialsite.errors import ApiError
 from socialsite.orm import columns, instances
 
+
+def active_sql(user_column):
+    """SQL for the read modules' raw queries: `user_column` names an active user (an EXISTS on
+    the primary key: a join on the user's state would have SQLite build a Bloom filter of every
+    active user)."""
+    return f"""EXISTS (SELECT 1 FROM "accounts_user" AS "active"
+                      WHERE "active"."id" = {user_column} AND "active"."is_active")"""
+
+
 # In SQL rather than through the ORM: every authenticated request runs it, and compiling the
 # ORM's version cost more than the query.
 _TOKEN_AND_USER = f"""SELECT {columns(AuthToken)}, {columns(User)}

@@ -8,10 +8,12 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from accounts.queries import active_sql
 from chat import errors
 from chat.forms import parse_id
 from chat.models import Message, Participant
 from friends.models import Block, Friendship
+from friends.queries import unblocked_sql
 from socialsite.api import Page
 from socialsite.errors import ApiError
 from socialsite.orm import one_or_none
@@ -158,7 +160,7 @@ def chat_page(viewer, start=0, limit=20):
 
 # listed_sides and unread_count written once more in SQL (/get_badges runs it on every refresh
 # of the app's tabs), tested by the same tests
-_UNREAD_MESSAGE_TOTAL = """SELECT COALESCE(SUM("unread"), 0) FROM (
+_UNREAD_MESSAGE_TOTAL = f"""SELECT COALESCE(SUM("unread"), 0) FROM (
   SELECT (SELECT COUNT(*) FROM "chat_message"
           WHERE "chat_message"."conversation_id" = "chat_participant"."conversation_id"
             AND "chat_message"."sender_id" = "chat_participant"."peer_id"
@@ -167,12 +169,8 @@ _UNREAD_MESSAGE_TOTAL = """SELECT COALESCE(SUM("unread"), 0) FROM (
   FROM "chat_participant"
   WHERE "chat_participant"."user_id" = %(viewer)s
     AND "chat_participant"."last_message_id" IS NOT NULL
-    AND EXISTS (SELECT 1 FROM "accounts_user" AS "active"
-                WHERE "active"."id" = "chat_participant"."peer_id" AND "active"."is_active")
-    AND "chat_participant"."peer_id" NOT IN (SELECT "blocked_id" FROM "friends_block"
-                                             WHERE "blocker_id" = %(viewer)s)
-    AND "chat_participant"."peer_id" NOT IN (SELECT "blocker_id" FROM "friends_block"
-                                             WHERE "blocked_id" = %(viewer)s)
+    AND {active_sql('"chat_participant"."peer_id"')}
+    AND {unblocked_sql('"chat_participant"."peer_id"', "%(viewer)s")}
 ) AS "sides"
 """
 

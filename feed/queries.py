@@ -13,9 +13,11 @@ from django.utils.dateparse import parse_datetime
 
 from accounts import extensions
 from accounts.models import User, normalize_email
+from accounts.queries import active_sql
 from feed import errors
 from feed.forms import parse_bigint, parse_id
 from feed.models import Comment, Post
+from friends.queries import unblocked_sql
 from socialsite.api import Page
 from socialsite.errors import ApiError
 
@@ -30,21 +32,10 @@ COMMENT_LIST_SIZE = 50
 
 def _visible(table):
     """Rows of `table` (feed_post, feed_comment) that `viewer` may see: not hidden, by an active
-    author (an EXISTS on the author's primary key: a join on the author's state would have
-    SQLite build a Bloom filter of every active user), not blocked either way."""
-    return f"""NOT "{table}"."is_hidden"
-        AND EXISTS (SELECT 1 FROM "accounts_user" AS "active"
-                    WHERE "active"."id" = "{table}"."author_id" AND "active"."is_active")
-        AND {_unblocked(f'"{table}"."author_id"')}"""
-
-
-def _unblocked(user_column):
-    """`user_column` names no one `viewer` blocked or who blocked `viewer` (two NOT IN ranges of
-    the block table's two indexes)."""
-    return f"""{user_column} NOT IN (SELECT "blocked_id" FROM "friends_block"
-                                     WHERE "blocker_id" = %(viewer)s)
-        AND {user_column} NOT IN (SELECT "blocker_id" FROM "friends_block"
-                                  WHERE "blocked_id" = %(viewer)s)"""
+    author, not blocked either way."""
+    author = f'"{table}"."author_id"'
+    return f"""NOT "{table}"."is_hidden" AND {active_sql(author)}
+        AND {unblocked_sql(author, "%(viewer)s")}"""
 
 
 def _newer_than_cursor(table, cursor):
@@ -63,9 +54,8 @@ def _newer_than_cursor(table, cursor):
 # the likes `viewer` may count (Like.objects.counted_for) and whether `viewer` is among them
 _LIKE_COUNT = f"""(SELECT COUNT(*) FROM "feed_like" AS "counted"
     WHERE "counted"."post_id" = "feed_post"."id"
-      AND EXISTS (SELECT 1 FROM "accounts_user" AS "liker"
-                  WHERE "liker"."id" = "counted"."user_id" AND "liker"."is_active")
-      AND {_unblocked('"counted"."user_id"')})"""
+      AND {active_sql('"counted"."user_id"')}
+      AND {unblocked_sql('"counted"."user_id"', "%(viewer)s")})"""
 _LIKED = """EXISTS (SELECT 1 FROM "feed_like" AS "own"
     WHERE "own"."post_id" = "feed_post"."id" AND "own"."user_id" = %(viewer)s)"""
 

@@ -45,6 +45,17 @@ from friends.models import (
 from socialsite.api import Page, page_of
 from socialsite.orm import columns, instances
 
+
+def unblocked_sql(user_column, viewer):
+    """SQL for the read modules' raw queries: `user_column` names no one whom `viewer` (a
+    placeholder such as "%(viewer)s") blocked or who blocked `viewer`, as Block's unblocked_q:
+    two NOT IN ranges of the block table's two indexes."""
+    return f"""{user_column} NOT IN (SELECT "blocked_id" FROM "friends_block"
+                                     WHERE "blocker_id" = {viewer})
+        AND {user_column} NOT IN (SELECT "blocker_id" FROM "friends_block"
+                                  WHERE "blocked_id" = {viewer})"""
+
+
 # /get_friends, /get_followers and /get_blocks read their rows in SQL written here and make the
 # instances from them (socialsite.orm.instances): compiling the ORM's queries cost more than
 # running them. Values are parameters; the rules are the QuerySet methods' (listed_by,
@@ -108,10 +119,7 @@ _FOLLOWERS_PAGE = f"""SELECT {columns(Friendship)}, {columns(User)},
 FROM "friends_friendship" INNER JOIN "accounts_user"
   ON "accounts_user"."id" = "friends_friendship"."owner_id"
 WHERE "friends_friendship"."friend_id" = %(owner)s AND "accounts_user"."is_active"
-  AND "friends_friendship"."owner_id" NOT IN (SELECT "blocked_id" FROM "friends_block"
-                                              WHERE "blocker_id" = %(owner)s)
-  AND "friends_friendship"."owner_id" NOT IN (SELECT "blocker_id" FROM "friends_block"
-                                              WHERE "blocked_id" = %(owner)s)
+  AND {unblocked_sql('"friends_friendship"."owner_id"', "%(owner)s")}
 ORDER BY "friends_friendship"."created_at" DESC, "friends_friendship"."id" DESC
 LIMIT %(rows)s OFFSET %(start)s"""
 
@@ -127,13 +135,10 @@ def followers_page(owner, *, start, limit):
     return _page(entries, limit)
 
 
-_NEW_FOLLOWER_COUNT = """SELECT COUNT(*) FROM "friends_friendship"
+_NEW_FOLLOWER_COUNT = f"""SELECT COUNT(*) FROM "friends_friendship"
 INNER JOIN "accounts_user" ON "accounts_user"."id" = "friends_friendship"."owner_id"
 WHERE "friends_friendship"."friend_id" = %(owner)s AND "accounts_user"."is_active"
-  AND "friends_friendship"."owner_id" NOT IN (SELECT "blocked_id" FROM "friends_block"
-                                              WHERE "blocker_id" = %(owner)s)
-  AND "friends_friendship"."owner_id" NOT IN (SELECT "blocker_id" FROM "friends_block"
-                                              WHERE "blocked_id" = %(owner)s)
+  AND {unblocked_sql('"friends_friendship"."owner_id"', "%(owner)s")}
   AND ("friends_friendship"."created_at" > (SELECT "seen_until" FROM "friends_followersseen"
                                             WHERE "user_id" = %(owner)s)
        OR NOT EXISTS (SELECT 1 FROM "friends_followersseen" WHERE "user_id" = %(owner)s))"""

@@ -4,8 +4,9 @@ notice_recipient_unread), /get_badges one count each of notices, messages and fo
 
 from django.db import connections, router
 
+from accounts.queries import active_sql
 from chat.queries import unread_message_total
-from friends.queries import new_follower_count
+from friends.queries import new_follower_count, unblocked_sql
 from notices.models import Notice
 from socialsite.api import page_of
 
@@ -21,16 +22,12 @@ def notice_page(recipient, *, unread=False, start=0, limit=20):
 
 # In SQL rather than through the ORM (/get_badges runs it on every refresh of the app's tabs):
 # Notice.objects.visible_to's rules written once more, and tested by the same tests.
-_UNREAD_NOTICE_COUNT = """SELECT COUNT(*) FROM "notices_notice"
+_UNREAD_NOTICE_COUNT = f"""SELECT COUNT(*) FROM "notices_notice"
 LEFT OUTER JOIN "feed_post" ON "feed_post"."id" = "notices_notice"."post_id"
 LEFT OUTER JOIN "feed_comment" ON "feed_comment"."id" = "notices_notice"."comment_id"
 WHERE "notices_notice"."recipient_id" = %(recipient)s AND NOT "notices_notice"."read"
-  AND EXISTS (SELECT 1 FROM "accounts_user" AS "active"
-              WHERE "active"."id" = "notices_notice"."actor_id" AND "active"."is_active")
-  AND "notices_notice"."actor_id" NOT IN (SELECT "blocked_id" FROM "friends_block"
-                                          WHERE "blocker_id" = %(recipient)s)
-  AND "notices_notice"."actor_id" NOT IN (SELECT "blocker_id" FROM "friends_block"
-                                          WHERE "blocked_id" = %(recipient)s)
+  AND {active_sql('"notices_notice"."actor_id"')}
+  AND {unblocked_sql('"notices_notice"."actor_id"', "%(recipient)s")}
   AND ("notices_notice"."post_id" IS NULL OR NOT "feed_post"."is_hidden")
   AND ("notices_notice"."comment_id" IS NULL OR NOT "feed_comment"."is_hidden")"""
 
