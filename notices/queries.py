@@ -4,32 +4,52 @@ notice_recipient_unread), /get_badges one count each of notices, messages and fo
 
 from django.db import connections, router
 
+from accounts.models import User
 from accounts.queries import active_sql
 from chat.queries import unread_message_total
 from friends.queries import new_follower_count, unblocked_sql
 from notices.models import Notice
-from socialsite.api import page_of
+from socialsite.api import Page
+from socialsite.orm import columns, instances
 
 
 def notice_page(recipient, *, unread=False, start=0, limit=20):
     """/get_notices: a page (with `has_more`) of the notices `recipient` may see, newest first
     (only the unread ones with `unread`), each with its actor selected. One query."""
-    notices = Notice.objects.visible_to(recipient)
-    if unread:
-        notices = notices.unread()
-    return page_of(notices.select_related("actor").order_by("-id"), start, limit)
+    unread_only = 'AND NOT "notices_notice"."read"' if unread else ""
+    params = {"recipient": recipient.pk, "rows": limit + 1, "start": start}
+    reads = connections[router.db_for_read(Notice)]
+    with reads.cursor() as cursor:
+        cursor.execute(_NOTICE_PAGE.format(unread_only=unread_only), params)
+        rows = cursor.fetchall()
+    notices = []
+    for row in rows:
+        notice, actor = instances(reads, row, Notice, User)
+        notice.actor = actor
+        notices.append(notice)
+    return Page(notices[:limit], int(len(notices) > limit))
 
 
-# In SQL rather than through the ORM (/get_badges runs it on every refresh of the app's tabs):
-# Notice.objects.visible_to's rules written once more, and tested by the same tests.
-_UNREAD_NOTICE_COUNT = f"""SELECT COUNT(*) FROM "notices_notice"
+# In SQL rather than through the ORM (/get_notices, and /get_badges on every refresh of the app's
+# tabs): compiling the ORM's queries cost more than running them. Notice.objects.visible_to's
+# rules for `recipient`, written once more, tested by the same tests. {actor}: a join of the
+# actor's row, for the page.
+_VISIBLE = f"""FROM "notices_notice" {{actor}}
 LEFT OUTER JOIN "feed_post" ON "feed_post"."id" = "notices_notice"."post_id"
 LEFT OUTER JOIN "feed_comment" ON "feed_comment"."id" = "notices_notice"."comment_id"
-WHERE "notices_notice"."recipient_id" = %(recipient)s AND NOT "notices_notice"."read"
+WHERE "notices_notice"."recipient_id" = %(recipient)s
   AND {active_sql('"notices_notice"."actor_id"')}
   AND {unblocked_sql('"notices_notice"."actor_id"', "%(recipient)s")}
   AND ("notices_notice"."post_id" IS NULL OR NOT "feed_post"."is_hidden")
   AND ("notices_notice"."comment_id" IS NULL OR NOT "feed_comment"."is_hidden")"""
+_UNREAD_NOTICE_COUNT = f"""SELECT COUNT(*) {_VISIBLE.format(actor="")}
+  AND NOT "notices_notice"."read"
+"""
+# a range of notice_recipient_newest (of notice_recipient_unread with `unread_only`)
+_ACTOR = 'INNER JOIN "accounts_user" ON "accounts_user"."id" = "notices_notice"."actor_id"'
+_NOTICE_PAGE = f"""SELECT {columns(Notice)}, {columns(User)} {_VISIBLE.format(actor=_ACTOR)}
+  {{unread_only}}
+ORDER BY "notices_notice"."id" DESC LIMIT %(rows)s OFFSET %(start)s"""
 
 
 def unread_notice_count(recipient):
