@@ -88,9 +88,14 @@ def stored_by_client_id(sender, client_id):
     return None if peer is None else (message, peer)
 
 
-def side_of(user, peer):
-    """`user`'s Participant row in the conversation with `peer`, or None (no message yet)."""
-    return Participant.objects.filter(user=user, peer=peer).first()
+# /get_msgs in SQL rather than through the ORM (compiling the ORM's queries cost more than
+# running them): the block, the peer's side (its conversation and read mark; none before the
+# first message) and a range of chat_message_conversation_id.
+_PEERS_SIDE = """SELECT "conversation_id", "read_id" FROM "chat_participant"
+WHERE "user_id" = %(peer)s AND "peer_id" = %(viewer)s"""
+_MESSAGES = f"""SELECT {columns(Message)} FROM "chat_message"
+WHERE "conversation_id" = %(conversation)s AND NOT "is_hidden" {{after_or_before}}
+ORDER BY "id" {{direction}} LIMIT %(rows)s"""
 
 
 def message_page(viewer, peer, *, before_id=None, after_id=None, limit=20):
@@ -100,20 +105,26 @@ def message_page(viewer, peer, *, before_id=None, after_id=None, limit=20):
     direction read. `peer_read_id`: the newest of `viewer`'s messages `peer` has read, or None.
     8004 when they block each other. Three queries: the block, the peer's side, the page."""
     refuse_when_blocked(viewer, peer)
-    peers_side = side_of(peer, viewer)
-    if peers_side is None:
-        return Page([], 0), None
-    messages = Message.objects.visible().filter(conversation=peers_side.conversation_id)
-    messages = messages.only(*MESSAGE_FIELDS)
-    if after_id is not None:
-        found = list(messages.filter(id__gt=after_id).order_by("id")[: limit + 1])
-        items = found[:limit]
-    else:
-        if before_id is not None:
-            messages = messages.filter(id__lt=before_id)
-        found = list(messages.order_by("-id")[: limit + 1])
-        items = found[:limit][::-1]
-    return Page(items, int(len(found) > limit)), peers_side.read_id or None
+    params = {"viewer": viewer.pk, "peer": peer.pk, "rows": limit + 1}
+    reads = connections[router.db_for_read(Message)]
+    with reads.cursor() as cursor:
+        cursor.execute(_PEERS_SIDE, params)
+        peers_side = cursor.fetchone()
+        if peers_side is None:
+            return Page([], 0), None
+        params["conversation"], read_id = peers_side
+        if after_id is not None:
+            params["after"] = after_id
+            sql = _MESSAGES.format(after_or_before='AND "id" > %(after)s', direction="ASC")
+        elif before_id is not None:
+            params["before"] = before_id
+            sql = _MESSAGES.format(after_or_before='AND "id" < %(before)s', direction="DESC")
+        else:
+            sql = _MESSAGES.format(after_or_before="", direction="DESC")
+        cursor.execute(sql, params)
+        found = [instances(reads, row, Message)[0] for row in cursor.fetchall()]
+    items = found[:limit] if after_id is not None else found[:limit][::-1]
+    return Page(items, int(len(found) > limit)), read_id or None
 
 
 # /get_chats and /get_badges' `messages` in SQL rather than through the ORM (compiling the ORM's
