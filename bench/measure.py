@@ -1,8 +1,10 @@
 """The benchmark's worker process: one scale, one database (bench/run.py starts it)."""
 
+import contextlib
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -12,9 +14,77 @@ import urllib.request
 from pathlib import Path
 
 import django
+from django.db import connections
 
 from bench.common import VAR, summarize
 from feed.demo import DEMO_CITIES, DEMO_EMAIL, DEMO_PASSWORD
+
+
+class DatabaseTime:
+    """The time spent inside the database while the block runs, on every alias (replicas
+    included): each statement's execute or executemany, and the fetches of its rows, which on
+    SQLite compute the rows after the first (on PostgreSQL they convert rows that execute
+    brought, or read a server-side cursor's next chunk). `ms` is their sum."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    @property
+    def ms(self):
+        return self.seconds * 1000
+
+    def __enter__(self):
+        self._wrappers = contextlib.ExitStack()
+        for connection in connections.all():
+            self._wrappers.enter_context(connection.execute_wrapper(self._timed_execute))
+        return self
+
+    def __exit__(self, *exception):
+        return self._wrappers.__exit__(*exception)
+
+    def _timed_execute(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            result = execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+        # Django has no hook for fetches: its cursor reads them from the DB-API cursor it wraps,
+        # here one that times them.
+        cursor = context["cursor"]
+        if not isinstance(cursor.cursor, _TimedFetches):
+            cursor.cursor = _TimedFetches(cursor.cursor, self)
+        return result
+
+
+class _TimedFetches:
+    """A DB-API cursor whose fetches add to a DatabaseTime; all else is the wrapped cursor's."""
+
+    def __init__(self, cursor, database_time):
+        self._wrapped, self._database_time = cursor, database_time
+
+    def __getattr__(self, name):
+        return getattr(self._wrapped, name)
+
+    def __iter__(self):
+        rows = iter(self._wrapped)
+        while (row := self._timed(next, rows, None)) is not None:
+            yield row
+
+    def fetchone(self):
+        return self._timed(self._wrapped.fetchone)
+
+    def fetchmany(self, *size):
+        return self._timed(self._wrapped.fetchmany, *size)
+
+    def fetchall(self):
+        return self._timed(self._wrapped.fetchall)
+
+    def _timed(self, fetch, *args):
+        started = time.perf_counter()
+        try:
+            return fetch(*args)
+        finally:
+            self._database_time.seconds += time.perf_counter() - started
 
 
 def run_worker(args):
@@ -560,7 +630,7 @@ def measure_in_process(calls):
     results = {}
     counter = itertools.count()
     for scenario in scenarios(world):
-        samples, queries, failures = [], 0, 0
+        samples, database_ms, queries, failures = [], [], 0, 0
         for round_number in range(calls + 3):  # 3 warm-up calls
             n = next(counter)
             params = dict(scenario.params(n))
@@ -573,13 +643,14 @@ def measure_in_process(calls):
             # The connection keeps the last 9,000 queries: once a run has made more, a capture
             # that starts on a full log counts none (every row then read 0 queries).
             reset_queries()
-            with CaptureQueriesContext(connection) as captured:
+            with CaptureQueriesContext(connection) as captured, DatabaseTime() as database:
                 started = time.perf_counter()
                 response = send(scenario.path, params, **headers)
                 elapsed = (time.perf_counter() - started) * 1000
             status = response.json().get("status")
             if round_number >= 3:
                 samples.append(elapsed)
+                database_ms.append(database.ms)
                 queries = max(queries, len(captured))
                 failures += status != scenario.expect
             elif status != scenario.expect:
@@ -587,7 +658,12 @@ def measure_in_process(calls):
                     f"{scenario.name}: expected {scenario.expect}, got {response.json()}",
                     file=sys.stderr,
                 )
-        results[scenario.name] = {"queries": queries, "failures": failures, **summarize(samples)}
+        results[scenario.name] = {
+            "queries": queries,
+            "failures": failures,
+            **summarize(samples),
+            "db_ms": round(statistics.median(database_ms), 3),
+        }
         if scenario.path == "/login" and status == scenario.expect:
             # Those were logins of the demo user, whose oldest tokens beyond 20 they revoked
             # (API.md, "Authentication"): go on with the newest.

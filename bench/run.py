@@ -3,9 +3,9 @@
 For each scale it makes a fresh database (SQLite in var/, or a new PostgreSQL database beside the
 one DATABASE_URL names), seeds it with `seed_demo`, then calls every endpoint of docs/API.md
 in-process through Django's test client as the logged-in demo user, many times each, and
-records the SQL queries per call and the latency. It prints one table and writes it as JSON to
-var/bench.json. `--http` instead drives `make run`'s gunicorn over HTTP with several clients
-and reports requests per second.
+records the SQL queries per call, the latency and the time inside the database (db ms, and its
+share of p50). It prints one table and writes it as JSON to var/bench.json. `--http` instead
+drives `make run`'s gunicorn over HTTP with several clients and reports requests per second.
 
     python bench/run.py [--scales 10000,100000] [--friends 20] [--posts 10] [--calls 40]
     python bench/run.py --http [--scales 10000] [--concurrency 8] [--seconds 5] [--port 5055]
@@ -117,6 +117,10 @@ def _ratio(large, small):
     return round(large / small, 2) if small else None
 
 
+def _percent(part, whole):
+    return round(100 * part / whole, 1) if whole else None
+
+
 def report(database, scales, results, out, *, budgets_enforced=True):
     names = list(results[0]["endpoints"])
     healthz = [result["endpoints"]["GET /healthz"]["p50_ms"] for result in results]
@@ -129,6 +133,8 @@ def report(database, scales, results, out, *, budgets_enforced=True):
                 "queries": [cell["queries"] for cell in cells],
                 "p50_ms": [cell["p50_ms"] for cell in cells],
                 "p95_ms": [cell["p95_ms"] for cell in cells],
+                "db_ms": [cell["db_ms"] for cell in cells],
+                "db_share_pct": [_percent(cell["db_ms"], cell["p50_ms"]) for cell in cells],
                 "growth_p50": _ratio(cells[-1]["p50_ms"], cells[0]["p50_ms"]),
                 "vs_healthz_p50": [
                     _ratio(cell["p50_ms"], health)
@@ -156,11 +162,25 @@ def report(database, scales, results, out, *, budgets_enforced=True):
         queries = "/".join(str(q) for q in row["queries"])
         p50 = " / ".join(f"{value:.2f}" for value in row["p50_ms"])
         p95 = " / ".join(f"{value:.2f}" for value in row["p95_ms"])
+        db_ms = " / ".join(f"{value:.2f}" for value in row["db_ms"])
+        db_share = " / ".join(
+            f"{value:.0f}%" if value is not None else "-" for value in row["db_share_pct"]
+        )
         growth = f"{row['growth_p50']:.2f}" if row["growth_p50"] is not None else "-"
         vs = row["vs_healthz_p50"][-1]
         flag = "  FAILURES " + str(row["failures"]) if any(row["failures"]) else ""
         lines.append(
-            [row["endpoint"], queries, p50, p95, growth, vs if vs is not None else "-", flag]
+            [
+                row["endpoint"],
+                queries,
+                p50,
+                p95,
+                db_ms,
+                db_share,
+                growth,
+                vs if vs is not None else "-",
+                flag,
+            ]
         )
     print_table(
         [
@@ -168,6 +188,8 @@ def report(database, scales, results, out, *, budgets_enforced=True):
             ("queries", ">9"),
             ("p50 ms", ">15"),
             ("p95 ms", ">15"),
+            ("db ms", ">15"),
+            ("db share", ">11"),
             ("growth", ">7"),
             ("×healthz", ">9"),
         ],
