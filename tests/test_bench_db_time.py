@@ -129,3 +129,16 @@ def test_the_bench_table_carries_db_ms_and_db_share(tmp_path, capsys):
     assert "db ms" in printed and "db share" in printed
     share = f"{rows['GET /healthz']['db_share_pct'][0]:.0f}%"
     assert any(line.startswith("GET /healthz") and share in line for line in printed.splitlines())
+
+
+def test_statements_are_counted_as_captured_queries_would_be():
+    """The table's query count comes from DatabaseTime (Django's CaptureQueriesContext formats
+    every statement inside the timed call): the same number, an executemany counting one."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured, DatabaseTime() as database:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMPORARY TABLE counted (n integer)")
+            cursor.execute("SELECT %s", [2])
+            cursor.executemany("INSERT INTO counted VALUES (%s)", [[3], [4]])
+    assert database.statements == len(captured) == 3
