@@ -2,7 +2,7 @@
 
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.files.storage import default_storage
@@ -207,19 +207,24 @@ def test_interest_tags_are_built_for_every_user():
         assert stored
 
 
-def test_the_larger_sqlite_page_cache_is_for_the_load_only():
-    """The bench measures on the connection that seeded: it must see the usual settings."""
+@pytest.mark.django_db(transaction=True)
+def test_the_sqlite_load_settings_are_for_the_load_only():
+    """The bench measures on the connection that seeded: it must see the usual settings (the
+    load's larger page cache and synchronous OFF are for the load only)."""
     if connection.vendor != "sqlite":
         pytest.skip("a SQLite setting")
 
-    def page_cache():
+    def settings():
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size")
-            return cursor.fetchone()[0]
+            cache_size = cursor.fetchone()[0]
+            cursor.execute("PRAGMA synchronous")
+            return cache_size, cursor.fetchone()[0]
 
-    usual = page_cache()
+    usual = settings()
+    assert usual[1] == 1  # NORMAL, as settings.py sets it
     seed()
-    assert page_cache() == usual
+    assert settings() == usual
 
 
 def age_today(birthday):
@@ -279,3 +284,71 @@ def test_the_newest_posts_of_the_demo_timeline_have_images_of_their_own(
 def test_no_posts_no_images():
     seed(posts=0)
     assert not PostImage.objects.exists()
+
+
+def database_schema():
+    """Every index and constraint of the database, as the database describes it."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tablename, indexname, indexdef FROM pg_indexes "
+                "WHERE schemaname = current_schema()"
+            )
+            indexes = cursor.fetchall()
+            cursor.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace"
+            )
+            return sorted(indexes), sorted(cursor.fetchall())
+        cursor.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type != 'table'")
+        indexes = cursor.fetchall()
+        # A table's constraints are in its CREATE TABLE statement; ANALYZE's statistics
+        # (sqlite_stat1) are no part of the schema.
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_stat%'"
+        )
+        return sorted(indexes, key=repr), sorted(cursor.fetchall())
+
+
+def test_the_schema_after_a_seed_is_the_migrated_one():
+    """The load drops the secondary indexes (and on PostgreSQL the foreign-key and unique
+    constraints) of the tables it fills and makes them again: all of them, as migrated."""
+    migrated = database_schema()
+    indexes, constraints = migrated
+    names = repr(migrated)
+    # the schema read is the real one: indexes and constraints of the loaded tables are in it
+    assert "friendship_friend_owner" in names and "friends_friendship_unique_pair" in names
+    assert "post_author_time" in names and "comment_post_created" in names
+    seed(flush=False)
+    assert database_schema() == migrated
+    seed(flush=True, users=10)
+    assert database_schema() == migrated
+
+
+def test_seeded_rows_are_consistent(client):
+    seed(users=50, friends=4, posts=3, comments=2)
+    demo = User.objects.get(email=DEMO_EMAIL)
+    peers = set(Message.objects.exclude(sender=demo).values_list("sender", flat=True))
+    for user in User.objects.all():
+        listed = Friendship.objects.filter(owner=user).count()
+        # each lists --friends others; the demo user's chat peers list the demo user too
+        assert listed == 4 + (user.pk in peers and listed > 4), user.email
+        assert Post.objects.filter(author=user).count() == 3
+    for peer in peers:  # the demo user's chat peers are mutual friends
+        assert Friendship.objects.filter(owner=demo, friend=peer).exists()
+        assert Friendship.objects.filter(owner=peer, friend=demo).exists()
+    for post in Post.objects.prefetch_related("comments", "likes"):
+        # a post's created_at is its client time, as stored through the ORM
+        assert post.created_at == datetime.fromtimestamp(post.time / 1000, UTC)
+        assert len(post.comments.all()) == 2
+        assert all(comment.created_at > post.created_at for comment in post.comments.all())
+        assert all(like.created_at > post.created_at for like in post.likes.all())
+    # new rows after the explicit keys of the load get keys of their own (sequences follow)
+    login = client.post("/login", {"email": DEMO_EMAIL, "pass": DEMO_PASSWORD}).json()
+    api = ApiClient(login["data"]["token"])
+    answer = api.post("/putPost", {"email": DEMO_EMAIL, "message": "新的一天", "time": "1"})
+    assert answer.json()["status"] == 3001
+    assert Post.objects.filter(author=demo).count() == 4
+    User.objects.create_user(email="new@example.com", password="x" * 12)
+    assert User.objects.count() == 51

@@ -2,14 +2,16 @@
 
 Demo users are the ones under the reserved domain `demo.example.com`, plus `demo@example.com`,
 the account printed at the end; `--flush` deletes exactly those (and what cascades from them).
-Rows are made with bulk_create in batches inside transactions, streamed batch by batch, and
-every user shares one password hash computed once."""
+The users and their content are made as tuples in database form, with explicit keys, batch by
+batch (memory stays bounded) and loaded in one transaction by socialsite.bulkload (SQLite:
+executemany; PostgreSQL: COPY) while the tables' secondary indexes (on PostgreSQL their unique
+and foreign-key constraints too) are dropped, then re-created. Every user shares one password
+hash computed once."""
 
 import io
 import random
 import secrets
 import time
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
@@ -24,6 +26,7 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from accounts import avatars
+from accounts.forms import PROFILE_FIELDS
 from accounts.models import Sex, User
 from accounts.services import delete_users
 from chat.models import Conversation, Message, Participant
@@ -34,6 +37,7 @@ from friends.interests import split_interests
 from friends.models import Friendship, Group, InterestTag, UserInterest
 from friends.queries import years_before
 from notices.models import TEXT_LENGTH, Notice
+from socialsite import bulkload
 
 INTERESTS = [
     "篮球",
@@ -107,6 +111,7 @@ FRIEND_DIRECTIONS = [
     "随便聊聊",
 ]
 GROUP_WEIGHTS = [(Group.SPECIAL, 1), (Group.GOOD, 3), (Group.NORMAL, 4), (Group.OTHER, 2)]
+SEXES = [Sex.MALE, Sex.FEMALE, Sex.MALE, Sex.FEMALE, Sex.OTHER, ""]
 POST_TEMPLATES = [
     "今天去{city}玩了一天，{sentence}",
     "周末一起{interest}吗？{sentence}",
@@ -162,6 +167,23 @@ POSTS_WITH_IMAGES = 12
 MAX_IMAGES_PER_POST = 4
 PICTURE_SIZES = [(480, 360), (360, 480), (400, 400), (640, 360), (360, 640), (300, 300)]
 TIME_SPREAD = timedelta(days=90)
+# A demo user's row: the columns drawn per user, then these, as a new account has them, then the
+# shared password hash.
+USER_DEFAULTS = {
+    "last_login": None,
+    "is_superuser": False,
+    "is_staff": False,
+    "is_active": True,
+    "avatar": "",
+}
+USER_FIELDS = (
+    "id",
+    "email",
+    *PROFILE_FIELDS,
+    "date_joined",
+    *USER_DEFAULTS,
+    "password",
+)
 
 
 class Command(BaseCommand):
@@ -199,8 +221,7 @@ class Command(BaseCommand):
             raise CommandError("Demo data exists already: add --flush to replace it.")
 
         seeder = Seeder(seed, friends=min(friends, users - 1), posts=posts, comments=comments)
-        with larger_sqlite_page_cache():
-            counts = self.load(seeder, users, batch_size)
+        counts = self.load(seeder, users, batch_size)
 
         # Fresh planner statistics, as after any bulk load: without them PostgreSQL plans for the
         # empty tables it last saw.
@@ -217,31 +238,19 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
     def load(self, seeder, users, batch_size):
-        progress = tqdm(
-            total=users, unit="user", disable=not self.stdout.isatty(), desc="seed_demo"
-        )
-        ids = []
-        for offset in range(0, users, batch_size):
-            count = min(batch_size, users - offset)
-            with transaction.atomic():
-                ids.extend(seeder.make_users(offset, count))
-            progress.update(count)
-        progress.close()
-        seeder.draw_avatars(ids[:DRAWN_AVATARS])
+        first = bulkload.next_ids([User, Post])
+        ids = range(first[User], first[User] + users)
+        seeder.next_post_id = first[Post]
         counts = {
             "users": len(ids),
             **dict.fromkeys(("friendships", "posts", "comments", "likes", "messages"), 0),
         }
-        progress = tqdm(
-            total=len(ids), unit="user", disable=not self.stdout.isatty(), desc="content"
-        )
-        for offset in range(0, len(ids), batch_size):
-            with transaction.atomic():
-                made = seeder.make_content(ids, offset, batch_size)
-            for name, number in made.items():
-                counts[name] += number
-            progress.update(min(batch_size, len(ids) - offset))
-        progress.close()
+        # One transaction: a failed load leaves neither rows nor a schema without its indexes.
+        with bulkload.sqlite_load_settings(), transaction.atomic():
+            with bulkload.secondary_schema_deferred(LOADED_MODELS):
+                self.load_rows(seeder, ids, batch_size, counts)
+            bulkload.reset_sequences([User, Post])
+        seeder.draw_avatars(ids[:DRAWN_AVATARS])
         with transaction.atomic():
             made = seeder.make_demo_chats(ids[0])
         for name, number in made.items():
@@ -251,38 +260,38 @@ class Command(BaseCommand):
             seeder.add_post_images(ids[0])
         return counts
 
-
-@contextmanager
-def larger_sqlite_page_cache(kibibytes=128 * 1024):
-    """With SQLite's default 2 MiB page cache a big load reads the indexes' pages back from the
-    file system over and over (a quarter of a 100,000-user seed's time went to system calls);
-    a bounded larger cache, for the load only, keeps them in memory."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        (usual,) = cursor.fetchone()
-        cursor.execute(f"PRAGMA cache_size = -{kibibytes}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {usual}")
+    def load_rows(self, seeder, ids, batch_size, counts):
+        """The users, then their content, batch by batch: a batch's rows are all that is held."""
+        shown = self.stdout.isatty()
+        progress = tqdm(total=len(ids), unit="user", disable=not shown, desc="seed_demo")
+        for offset in range(0, len(ids), batch_size):
+            seeder.make_users(ids, offset, batch_size)
+            progress.update(len(ids[offset : offset + batch_size]))
+        progress.close()
+        progress = tqdm(total=len(ids), unit="user", disable=not shown, desc="content")
+        for offset in range(0, len(ids), batch_size):
+            made = seeder.make_content(ids, offset, batch_size)
+            for name, number in made.items():
+                counts[name] += number
+            progress.update(len(ids[offset : offset + batch_size]))
+        progress.close()
 
 
-def insert_rows(model, fields, rows):
-    """INSERT `rows`, tuples in the order of `fields` already in database form, with one
-    executemany. bulk_create spends about 37 µs a row preparing each value (measured on SQLite);
-    this takes about 12 µs, which is what lets a 100,000-user seed (millions of friendships,
-    posts and comments) finish in the time budget. Users still go through bulk_create."""
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})", rows
-        )
+# The tables seed_demo fills in bulk, whose secondary indexes wait for the end of the load.
+LOADED_MODELS = (User, UserInterest, Friendship, Post, Comment, Like)
+EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+
+
+def moment_in_database_form():
+    """A function from milliseconds since the epoch to that moment as the database stores it,
+    the value adapt_datetimefield_value gives. On SQLite with UTC connections that value is the
+    naive UTC moment's str(), made here without adapt_datetimefield_value's checks per call
+    (they cost a tenth of a seed)."""
+    if connection.vendor == "sqlite" and connection.timezone == dt_timezone.utc:
+        naive_epoch = EPOCH.replace(tzinfo=None)
+        return lambda ms: str(naive_epoch + timedelta(milliseconds=ms))
+    adapt = connection.ops.adapt_datetimefield_value
+    return lambda ms: adapt(EPOCH + timedelta(milliseconds=ms))
 
 
 def birthdays_of_ages(youngest, oldest, today):
@@ -318,8 +327,8 @@ class Seeder:
         fake.seed_instance(seed)
         self.friends, self.posts, self.comments = friends, posts, comments
         self.password_hash = make_password(DEMO_PASSWORD)
-        # Bound once: looked up through the connection proxy per row, it cost a tenth of the run.
-        self._db_moment = connection.ops.adapt_datetimefield_value
+        self._db_moment = moment_in_database_form()
+        self.next_post_id = None  # the key of the next post made, set by the load
         InterestTag.objects.bulk_create(
             [InterestTag(name=tag) for name in INTERESTS for tag in split_interests(name)],
             ignore_conflicts=True,
@@ -335,7 +344,14 @@ class Seeder:
         self.introductions = [fake.sentence(nb_words=10) for _ in range(POOL_SIZE)]
         self.sentences = [fake.sentence(nb_words=12) for _ in range(POOL_SIZE)]
         self.post_texts = [self._post_text() for _ in range(POOL_SIZE)]
-        self.birthdays = birthdays_of_ages(*DEMO_AGES, timezone.localdate())
+        to_database = connection.ops.adapt_datefield_value
+        self.birthdays = [
+            to_database(day) for day in birthdays_of_ages(*DEMO_AGES, timezone.localdate())
+        ]
+        self.anchor_ms = int(self.anchor.timestamp() * 1000)
+        self.spread_ms = int(TIME_SPREAD.total_seconds() * 1000)
+        # A group drawn per friendship: each as often as its weight says.
+        self.group_draw = [group for group, weight in GROUP_WEIGHTS for _ in range(weight)]
 
     def _post_text(self):
         template = self.rng.choice(POST_TEMPLATES)
@@ -346,87 +362,88 @@ class Seeder:
         )
 
     def _moment(self):
-        return self.anchor - timedelta(seconds=self.rng.randrange(int(TIME_SPREAD.total_seconds())))
+        """A moment of the TIME_SPREAD before the anchor, to the second, in database form."""
+        return self._db_moment(self.anchor_ms - 1000 * self.rng.randrange(self.spread_ms // 1000))
 
-    def make_users(self, offset, count):
+    def make_users(self, ids, offset, count):
+        """The users ids[offset:offset + count] and their interest tags (rows loaded in bulk
+        send no post_save, which builds the tags of a user saved through the ORM)."""
         rng = self.rng
-        users = []
-        for number in range(offset, offset + count):
-            email = DEMO_EMAIL if number == 0 else f"user{number}@{DEMO_DOMAIN}"
-            username = "demo" if number == 0 else f"{rng.choice(self.usernames)}{number}"
+        users, interests = [], []
+        for number in range(offset, min(offset + count, len(ids))):
+            user_id = ids[number]
+            like = "，".join(rng.sample(INTERESTS, rng.randint(1, 5)))
             users.append(
-                User(
-                    email=email,
-                    password=self.password_hash,
-                    name=rng.choice(self.names),
-                    username=username,
-                    sex=rng.choice([Sex.MALE, Sex.FEMALE, Sex.MALE, Sex.FEMALE, Sex.OTHER, ""]),
-                    birthday=rng.choice(self.birthdays),
-                    like="，".join(rng.sample(INTERESTS, rng.randint(1, 5))),
-                    flike=rng.choice(FRIEND_DIRECTIONS),
-                    location=rng.choice(self.cities),
-                    introduction=rng.choice(self.introductions),
-                    date_joined=self._moment() - TIME_SPREAD,
+                (
+                    user_id,
+                    DEMO_EMAIL if number == 0 else f"user{number}@{DEMO_DOMAIN}",
+                    rng.choice(self.names),
+                    "demo" if number == 0 else f"{rng.choice(self.usernames)}{number}",
+                    rng.choice(SEXES),
+                    rng.choice(self.birthdays),
+                    like,
+                    rng.choice(FRIEND_DIRECTIONS),
+                    rng.choice(self.cities),
+                    rng.choice(self.introductions),
+                    self._db_moment(
+                        self.anchor_ms
+                        - self.spread_ms
+                        - 1000 * rng.randrange(self.spread_ms // 1000)
+                    ),
+                    *USER_DEFAULTS.values(),
+                    self.password_hash,
                 )
             )
-        User.objects.bulk_create(users)
-        # bulk_create sends no post_save, so the interest tags are built here, in bulk.
-        interests = [
-            (user.pk, self.tag_ids[name], position)
-            for user in users
-            for position, name in enumerate(split_interests(user.like))
-        ]
-        insert_rows(UserInterest, ("user", "tag", "position"), interests)
-        return [user.pk for user in users]
+            interests.extend(
+                (user_id, self.tag_ids[name], position)
+                for position, name in enumerate(split_interests(like))
+            )
+        bulkload.insert(User, USER_FIELDS, users)
+        bulkload.insert(UserInterest, ("user", "tag", "position"), interests)
 
     def make_content(self, ids, offset, count):
-        """Friendships, posts, comments and likes of the users ids[offset:offset + count]."""
+        """Friendships, posts, comments and likes of the users ids[offset:offset + count]: posts
+        get keys from self.next_post_id on, so that their comments and likes need no read back."""
         rng = self.rng
+        moment = self._db_moment
         owners = ids[offset : offset + count]
-        groups, weights = zip(*GROUP_WEIGHTS, strict=True)
         friendships = [
-            (owner, friend, rng.choices(groups, weights)[0], self._db_moment(self._moment()))
+            (owner, friend, rng.choice(self.group_draw), self._moment())
             for index, owner in enumerate(owners, start=offset)
             for friend in self._friends_of(ids, index)
         ]
-        insert_rows(Friendship, ("owner", "friend", "group", "created_at"), friendships)
-
-        anchor_ms = int(self.anchor.timestamp() * 1000)
-        spread_ms = int(TIME_SPREAD.total_seconds() * 1000)
-        posts = []
+        bulkload.insert(Friendship, ("owner", "friend", "group", "created_at"), friendships)
+        posts, comments, likes = [], [], []
         for owner in owners:
             for _ in range(self.posts):
-                moment_ms = anchor_ms - rng.randrange(spread_ms)
-                moment = datetime.fromtimestamp(moment_ms / 1000, dt_timezone.utc)
+                post_id, self.next_post_id = self.next_post_id, self.next_post_id + 1
+                moment_ms = self.anchor_ms - rng.randrange(self.spread_ms)
                 posts.append(
-                    (owner, rng.choice(self.post_texts), moment_ms, self._db_moment(moment), False)
+                    (
+                        post_id,
+                        owner,
+                        rng.choice(self.post_texts),
+                        moment_ms,
+                        moment(moment_ms),
+                        False,
+                    )
                 )
-        insert_rows(Post, ("author", "msg", "time", "created_at", "is_hidden"), posts)
-
-        made_posts = list(
-            Post.objects.filter(author_id__in=owners)
-            .order_by("id")
-            .values_list("id", "author_id", "created_at")
-        )
-        comments = [
-            (
-                post_id,
-                rng.choice(ids),
-                rng.choice(COMMENT_TEXTS),
-                self._db_moment(created_at + timedelta(minutes=number + 1)),
-                False,
-            )
-            for post_id, _, created_at in made_posts
-            for number in range(self.comments)
-        ]
-        insert_rows(Comment, ("post", "author", "text", "created_at", "is_hidden"), comments)
-        # A like on every other post, by someone other than its author.
-        likes = [
-            (post_id, liker, self._db_moment(created_at + timedelta(minutes=30)))
-            for post_id, author_id, created_at in made_posts[::2]
-            if (liker := rng.choice(ids)) != author_id
-        ]
-        insert_rows(Like, ("post", "user", "created_at"), likes)
+                comments.extend(
+                    (
+                        post_id,
+                        rng.choice(ids),
+                        rng.choice(COMMENT_TEXTS),
+                        moment(moment_ms + 60_000 * minutes),
+                        False,
+                    )
+                    for minutes in range(1, self.comments + 1)
+                )
+                # A like on every other post, by someone other than its author.
+                if post_id % 2 and (liker := rng.choice(ids)) != owner:
+                    likes.append((post_id, liker, moment(moment_ms + 1_800_000)))
+        bulkload.insert(Post, ("id", "author", "msg", "time", "created_at", "is_hidden"), posts)
+        bulkload.insert(Comment, ("post", "author", "text", "created_at", "is_hidden"), comments)
+        bulkload.insert(Like, ("post", "user", "created_at"), likes)
         return {
             "friendships": len(friendships),
             "posts": len(posts),
@@ -450,11 +467,11 @@ class Seeder:
             )
         )
         added = [
-            (peer, demo_id, Group.GOOD, self._db_moment(self._moment()))
+            (peer, demo_id, Group.GOOD, self._moment())
             for peer in peers
             if peer not in listing_back
         ]
-        insert_rows(Friendship, ("owner", "friend", "group", "created_at"), added)
+        bulkload.insert(Friendship, ("owner", "friend", "group", "created_at"), added)
         messages = 0
         now = datetime.now(dt_timezone.utc)
         for number, peer in enumerate(peers):
@@ -615,14 +632,14 @@ class Seeder:
     def _friends_of(self, ids, index):
         """Mostly neighbours in a window around the user (so friends share friends, which
         recommendations count), some anywhere."""
-        wanted = self.friends
+        rng, wanted, count = self.rng, self.friends, len(ids)
         chosen = set()
         window = max(wanted * 5, 50)
         while len(chosen) < wanted:
-            if self.rng.random() < 0.7:
-                other = (index + self.rng.randint(-window, window)) % len(ids)
+            if rng.random() < 0.7:
+                other = (index + rng.randrange(-window, window + 1)) % count
             else:
-                other = self.rng.randrange(len(ids))
+                other = rng.randrange(count)
             if other != index:
                 chosen.add(other)
         return [ids[other] for other in sorted(chosen)]
