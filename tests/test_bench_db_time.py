@@ -136,9 +136,12 @@ def test_statements_are_counted_as_captured_queries_would_be():
     every statement inside the timed call): the same number, an executemany counting one."""
     from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as captured, DatabaseTime() as database:
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE TEMPORARY TABLE counted (n integer)")
-            cursor.execute("SELECT %s", [2])
-            cursor.executemany("INSERT INTO counted VALUES (%s)", [[3], [4]])
+    with (
+        CaptureQueriesContext(connection) as captured,
+        DatabaseTime() as database,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("CREATE TEMPORARY TABLE counted (n integer)")
+        cursor.execute("SELECT %s", [2])
+        cursor.executemany("INSERT INTO counted VALUES (%s)", [[3], [4]])
     assert database.statements == len(captured) == 3
