@@ -174,11 +174,13 @@ class PostAdmin(HideActionsMixin, admin.ModelAdmin):
         shown = post.images.order_by("position").only("file")
         if not shown:
             return "—"
+        # One URL an image: on object storage each call signs anew.
+        urls = [image.file.url for image in shown]
         return format_html_join(
             " ",
             '<a href="{}"><img src="{}" alt="" width="{}" height="{}" style="object-fit: contain">'
             "</a>",
-            ((image.file.url, image.file.url, THUMBNAIL_SIZE, THUMBNAIL_SIZE) for image in shown),
+            ((url, url, THUMBNAIL_SIZE, THUMBNAIL_SIZE) for url in urls),
         )
 
     def delete_model(self, request, obj):

@@ -2,6 +2,7 @@
 a `.env` file beside manage.py is read when present. README.md lists every variable."""
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -206,9 +207,80 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
-SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+
+# The options of an s3:// MEDIA_STORAGE URL's query, and their defaults.
+MEDIA_STORAGE_OPTIONS = {
+    "endpoint_url": None,
+    "region": None,
+    "addressing_style": None,
+    "signed": "on",
+    "expire": "3600",
+    "custom_domain": None,
+}
+
+
+def media_storage(url):
+    """The STORAGES["default"] of a MEDIA_STORAGE URL (README, "Running in production"): empty
+    is the file system under MEDIA_ROOT; s3://BUCKET[/PREFIX]?options an S3-compatible store
+    through django-storages. Its credentials come from boto3's chain (AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY, or the machine's role), never from the URL."""
+    if not url:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    parts = urlsplit(url)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    option = {**MEDIA_STORAGE_OPTIONS, **{name: values[0] for name, values in query.items()}}
+    problem = _media_storage_problem(parts, query, option)
+    if problem:
+        raise ImproperlyConfigured(f"MEDIA_STORAGE={url!r}: {problem} (see README.md).")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": parts.netloc,
+            "location": parts.path.strip("/"),
+            "endpoint_url": option["endpoint_url"],
+            "region_name": option["region"],
+            "addressing_style": option["addressing_style"],
+            # Signed URLs (the default) let a private bucket serve its objects for `expire`
+            # seconds; a public bucket, or a CDN in front of it (custom_domain), needs none.
+            "querystring_auth": option["signed"] == "on",
+            "querystring_expire": int(option["expire"]),
+            # Signature version 4, which every current store accepts (AWS's newer regions, OSS and
+            # others refuse version 2, botocore's default for a presigned URL).
+            "signature_version": "s3v4",
+            "custom_domain": option["custom_domain"],
+            # Names are random; were one taken, the new file is renamed, never written over it.
+            "file_overwrite": False,
+            # Who may read is the bucket's policy: no per-object ACL (many stores refuse them).
+            "default_acl": None,
+        },
+    }
+
+
+def _media_storage_problem(parts, query, option):
+    """What is wrong with an s3:// MEDIA_STORAGE URL (split, its query and the options with
+    their defaults), or None."""
+    if parts.username or parts.password:
+        return "credentials belong in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, not in the URL"
+    if parts.scheme != "s3" or not parts.netloc or parts.fragment:
+        return "expected s3://BUCKET[/PREFIX]?options"
+    if set(query) - set(MEDIA_STORAGE_OPTIONS) or any(len(values) > 1 for values in query.values()):
+        return f"the options are {', '.join(MEDIA_STORAGE_OPTIONS)}, each at most once"
+    if option["addressing_style"] not in {None, "path", "virtual"}:
+        return "addressing_style is path or virtual"
+    if option["signed"] not in {"on", "off"}:
+        return "signed is on or off"
+    if not option["expire"].isdecimal() or int(option["expire"]) == 0:
+        return "expire is a number of seconds"
+    if option["custom_domain"] and option["signed"] == "on":
+        return "a custom_domain serves public URLs: add signed=off"
+    return None
+
+
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="")
+# On object storage the store serves the files itself: the app never serves /media/.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True) and not MEDIA_STORAGE
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(MEDIA_STORAGE),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

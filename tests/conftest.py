@@ -10,6 +10,7 @@ from django.test import Client
 from playwright.sync_api import sync_playwright
 
 from accounts.models import AuthToken, User
+from tests import s3
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import PASSWORD, SENT_FRAME_TYPES, ApiClient, make_post
 
@@ -56,6 +57,13 @@ def isolated_cache(settings):
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A private S3 server (SeaweedFS, tests/s3.py) for the session, its buckets empty."""
+    with s3.running(tmp_path_factory.mktemp("weed")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ SHOW = (
     "'proxy_ssl': getattr(s, 'SECURE_PROXY_SSL_HEADER', None), 'debug': s.DEBUG,"
     "'cache': s.CACHES['default'], 'db_options': s.DATABASES['default'].get('OPTIONS', {}),"
     "'cors': s.CORS_ALLOWED_ORIGINS, 'body_limits': [s.API_MAX_BODY_SIZE, "
-    "s.DATA_UPLOAD_MAX_MEMORY_SIZE]}))"
+    "s.DATA_UPLOAD_MAX_MEMORY_SIZE], 'media': [s.STORAGES['default'], s.SERVE_MEDIA]}))"
 )
 
 
