@@ -1,6 +1,7 @@
 """The fixtures shared by the test modules; plain helpers are in tests/factories.py."""
 
 import itertools
+import os
 import uuid
 
 import pytest
@@ -10,7 +11,7 @@ from django.test import Client
 from playwright.sync_api import sync_playwright
 
 from accounts.models import AuthToken, User
-from tests import s3
+from tests import media, s3
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import PASSWORD, SENT_FRAME_TYPES, ApiClient, make_post
 
@@ -64,6 +65,18 @@ def s3_server(tmp_path_factory):
     """A private S3 server (SeaweedFS, tests/s3.py) for the session, its buckets empty."""
     with s3.running(tmp_path_factory.mktemp("weed")) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def storage_of_marked_tests(request, media_root):
+    """The storage of the tests marked `media_storage`: with TEST_MEDIA_STORAGE=s3 the private
+    S3 server's bucket (CI's PostgreSQL + Redis run), else the file system under MEDIA_ROOT."""
+    choice = os.environ.get("TEST_MEDIA_STORAGE", "")
+    if choice not in ("", "s3"):
+        raise pytest.UsageError(f"TEST_MEDIA_STORAGE is s3 or empty, not {choice!r}")
+    if choice == "s3" and request.node.get_closest_marker("media_storage"):
+        settings = request.getfixturevalue("settings")
+        media.use_s3(settings, request.getfixturevalue("s3_server"))
 
 
 @pytest.fixture
@@ -161,8 +174,6 @@ def real_channel_layer_url(tmp_path_factory):
     """The URL of a real Redis-protocol server for the integration tests' channel layer: CI's
     Redis when CACHE_URL names one (the PostgreSQL + Redis run), else an embedded Valkey of the
     session's own (as `make run` starts). Unit tests keep the in-memory layer."""
-    import os
-
     from socialsite import embedded_valkey
 
     cache_url = os.environ.get("CACHE_URL", "")

@@ -3,10 +3,11 @@ through the avatar pipeline fitted within 1080×1080; `images` in every Post; th
 with the post or the account once the deletion commits; a bad image stores nothing; the admin's
 thumbnails."""
 
+import html
 import io
 import re
 import time
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 import pytest
 from django.core.files.storage import default_storage
@@ -20,15 +21,14 @@ from accounts import avatars
 from accounts.models import AuthToken
 from feed.models import Post, PostImage
 from feed.services import POST_IMAGE_BOX
-from tests import images
+from tests import images, media
 from tests.factories import PASSWORD, ApiClient, befriend, body, make_post, responses_in_threads
 from tests.images import b64
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.media_storage]
 
 ALICE = "alice@example.com"
 MiB = 1024 * 1024
-MEDIA = "http://testserver/media/"
 # Nine colours far apart, to tell the stored images apart and check their order.
 COLOURS = [
     (255, 0, 0),
@@ -67,17 +67,21 @@ PUT_IDS = ["json", "multipart", "urlencoded"]
 
 def stored_files():
     """The names of the files in the post images' directory of media storage."""
-    if not default_storage.exists("posts"):
-        return []
-    return sorted(default_storage.listdir("posts")[1])
+    return media.stored_names("posts")
 
 
 def opened(url):
     """The stored image that `url` names, and its bytes."""
-    assert url.startswith(f"{MEDIA}posts/") and url.endswith(".webp")
-    with default_storage.open(url.removeprefix(MEDIA)) as file:
+    name = media.name_of(url)
+    assert name.startswith("posts/") and name.endswith(".webp")
+    with default_storage.open(name) as file:
         data = file.read()
     return data, Image.open(io.BytesIO(data))
+
+
+def names_of(post):
+    """The storage names of a post's `images` (URLs)."""
+    return [media.name_of(url) for url in post["images"]]
 
 
 def colour_of(url):
@@ -109,7 +113,7 @@ class TestAccepted:
         assert image.position == 0
         assert image.file.name.startswith("posts/") and image.file.name.endswith(".webp")
         assert len(image.file.name) == len("posts/") + 32 + len(".webp")
-        assert answer["data"]["images"] == [MEDIA + image.file.name]
+        assert [media.name_of(url) for url in answer["data"]["images"]] == [image.file.name]
         assert stored_files() == [image.file.name.removeprefix("posts/")]
         _, stored = opened(answer["data"]["images"][0])
         assert (stored.format, stored.size) == ("WEBP", (64, 48))
@@ -172,16 +176,17 @@ class TestAccepted:
 
     def test_the_url_serves_the_file(self, api, user):
         url = body(put_json(api, [b64(images.png())]))["data"]["images"][0]
-        response = api.get(url.removeprefix("http://testserver"))
-        assert response.status_code == 200
-        assert response["Content-Type"] == "image/webp"
+        fetched = media.fetch(url)
+        assert (fetched.status, fetched.content_type) == (200, "image/webp")
+        assert Image.open(io.BytesIO(fetched.content)).format == "WEBP"
 
     def test_every_list_shows_the_images_of_every_post(self, api, user, bob, client_for):
         befriend(bob, user)
         first = body(put_json(api, [b64(images.png()), b64(images.jpeg())]))["data"]
         plain = body(put_json(api, [], time=1_700_000_000_001))["data"]
         second = body(put_json(api, [b64(images.animated_gif())], time=1_700_000_000_002))["data"]
-        expected = [second["images"], plain["images"], first["images"]]
+        # Names, not URLs: a signed URL made a second later is another URL for the same file.
+        expected = [names_of(post) for post in (second, plain, first)]
         assert expected[1] == [] and len(expected[0]) == 1 and len(expected[2]) == 2
         bobs = client_for(bob)
         for path, params in [
@@ -190,7 +195,7 @@ class TestAccepted:
             ("/get_friend_post", {"email": bob.email}),
         ]:
             listed = body(bobs.get(path, params))["data"]
-            assert [post["images"] for post in listed] == expected, path
+            assert [names_of(post) for post in listed] == expected, path
 
 
 class TestRejected:
@@ -285,7 +290,7 @@ class TestDeletion:
     def post_with_images(self, api, count=3, **fields):
         sent = [b64(images.png(size=(20, 20), colour=colour)) for colour in COLOURS[:count]]
         data = body(put_json(api, sent, **fields))["data"]
-        return data, [url.removeprefix(MEDIA) for url in data["images"]]
+        return data, [media.name_of(url) for url in data["images"]]
 
     def test_del_post_deletes_the_files_after_commit(
         self, api, user, django_capture_on_commit_callbacks
@@ -373,9 +378,13 @@ class TestAdmin:
         response = superuser_client.get(reverse("admin:feed_post_change", args=[post["id"]]))
         assert response.status_code == 200
         content = response.content.decode()
-        for url in post["images"]:
-            path = url.removeprefix("http://testserver")
-            assert f'<a href="{path}"><img src="{path}"' in content
+        # The file system's URLs are the site's own paths, the bucket's absolute.
+        thumbnails = [
+            [media.name_of(urljoin("http://testserver/", html.unescape(url))) for url in pair]
+            for pair in re.findall(r'<a href="([^"]+)"><img src="([^"]+)"', content)
+        ]
+        links, sources = [link for link, _ in thumbnails], [source for _, source in thumbnails]
+        assert links == sources == names_of(post)
         assert "image_thumbnails" not in response.context["adminform"].form.fields
         assert 'type="file"' not in content
 
