@@ -77,6 +77,20 @@ class TestAvatars:
         assert fetched.status == 200
         assert fetched.content == stored_object(s3_server, key, s3.PUBLIC_BUCKET)[0]
 
+    def test_the_keys_come_from_the_environment(self, api, user, settings, s3_server, monkeypatch):
+        """As in production: MEDIA_STORAGE as it is, the keys in AWS_ACCESS_KEY_ID and
+        AWS_SECRET_ACCESS_KEY (boto3's chain)."""
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+        prefix = "from-the-environment"
+        storage = media_storage(s3_server.media_storage_url(prefix))
+        assert "access_key" not in storage["OPTIONS"]
+        settings.STORAGES = {**settings.STORAGES, "default": storage}
+        url = reset_img(api, user.email, images.png())
+        user.refresh_from_db()
+        assert s3_server.keys(prefix) == [f"{prefix}/{user.avatar.name}"]
+        assert media.fetch(url).status == 200
+
     def test_a_replaced_avatar_is_deleted_from_the_bucket_after_the_commit(
         self, api, user, s3_server, prefix, django_capture_on_commit_callbacks
     ):
