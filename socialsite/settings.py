@@ -2,7 +2,7 @@
 a `.env` file beside manage.py is read when present. README.md lists every variable."""
 
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -231,7 +231,9 @@ def media_storage(url):
     option = {**MEDIA_STORAGE_OPTIONS, **{name: values[0] for name, values in query.items()}}
     problem = _media_storage_problem(parts, query, option)
     if problem:
-        raise ImproperlyConfigured(f"MEDIA_STORAGE={url!r}: {problem} (see README.md).")
+        # Without the keys, were they in the URL: the message goes to the logs.
+        shown = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        raise ImproperlyConfigured(f"MEDIA_STORAGE={shown!r}: {problem} (see README.md).")
     return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {

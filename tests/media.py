@@ -49,14 +49,13 @@ def name_of(url):
     if not on_s3():
         assert url.startswith(TEST_SERVER_MEDIA), url
         return url.removeprefix(TEST_SERVER_MEDIA)
-    storage = default_storage
     parts = urlsplit(url)
-    endpoint = urlsplit(storage.endpoint_url)
+    endpoint = urlsplit(default_storage.endpoint_url)
     assert (parts.scheme, parts.netloc) == (endpoint.scheme, endpoint.netloc), url
-    prefix = f"/{storage.bucket_name}/{storage.location}/"
+    prefix = f"/{default_storage.bucket_name}/{default_storage.location}/"
     assert parts.path.startswith(prefix), url
     signed = "X-Amz-Signature" in parse_qs(parts.query)
-    assert signed == storage.querystring_auth, url
+    assert signed == default_storage.querystring_auth, url
     return unquote(parts.path.removeprefix(prefix))
 
 
