@@ -108,6 +108,10 @@ def running(directory):
         f"-s3.config={identities}",
         # No call home from a test run; none of its other servers either.
         "-master.telemetry=false",
+        # Each bucket is a collection of its own, for which the master grows 7 volumes at a time:
+        # the default 8 slots left the second bucket 1 or none ("Not enough data nodes found!",
+        # an InternalError to the client). Volumes are sparse files: slots cost nothing unused.
+        "-volume.max=64",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
     ]
@@ -119,10 +123,11 @@ def running(directory):
         server = SeaweedS3(f"http://127.0.0.1:{ports['s3.port']}", access_key, secret_key)
         _create_bucket(server, BUCKET, process, directory / "weed.log")
         server.client.create_bucket(Bucket=PUBLIC_BUCKET)
-        # The first write may wait seconds (up to 5 measured) for SeaweedFS's first volume: here,
-        # once, rather than in whichever test writes first.
-        server.client.put_object(Bucket=BUCKET, Key="started", Body=b"a volume")
-        server.client.delete_object(Bucket=BUCKET, Key="started")
+        # The first write to a bucket may wait seconds (up to 5 measured) for SeaweedFS to grow
+        # its volumes: here, once, rather than in whichever test writes first.
+        for bucket in (BUCKET, PUBLIC_BUCKET):
+            server.client.put_object(Bucket=bucket, Key="started", Body=b"a volume")
+            server.client.delete_object(Bucket=bucket, Key="started")
         yield server
     finally:
         os.killpg(process.pid, signal.SIGKILL)
