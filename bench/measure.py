@@ -25,7 +25,8 @@ class DatabaseTime:
     included): each statement's execute or executemany, and the fetches of its rows, which on
     SQLite compute the rows after the first (on PostgreSQL they convert rows that execute
     brought, or read a server-side cursor's next chunk). `ms` is their sum; `statements` counts
-    the statements (an executemany is one), the table's query count."""
+    the statements sent (an executemany is one; a COMMIT, which Django's query log lists, is
+    not a statement), the table's query count."""
 
     def __init__(self):
         self.seconds = 0.0
