@@ -129,15 +129,6 @@ class Comment(models.Model):
         return f"{self.author}: {self.text[:30]}"
 
 
-class LikeQuerySet(models.QuerySet):
-    def counted_for(self, viewer):
-        """The likes `viewer` may count: by an active user not blocked either way with `viewer`,
-        the rule that comment_count follows (an EXISTS on the liker's primary key, as
-        visible_q)."""
-        active_user = User.objects.filter(pk=models.OuterRef("user"), is_active=True)
-        return self.filter(models.Exists(active_user) & Block.objects.unblocked_q(viewer, "user"))
-
-
 class Like(models.Model):
     """`user` likes `post`: one row per user and post (API.md, /like). Written with create() and
     deleted through the ORM, never in raw SQL, so that post_save and post_delete fire for an app
@@ -153,8 +144,6 @@ class Like(models.Model):
     # no index of its own: like_post_user starts with it
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="likes", db_index=False)
     created_at = models.DateTimeField("点赞时间", default=timezone.now)
-
-    objects = LikeQuerySet.as_manager()
 
     class Meta:
         verbose_name = "点赞"

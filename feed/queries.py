@@ -27,7 +27,8 @@ COMMENT_LIST_SIZE = 50
 # by the ORM: compiling the ORM's version took over 90 % of a timeline's time (the statements
 # themselves about 5 %). Every value is a parameter (%(name)s); only fixed fragments and
 # placeholders are put together. The rules are the models' (feed.models.visible_q, Block's
-# unblocked_q, Like's counted_for), written once more, and tested by the same tests.
+# unblocked_q) and the likes' (by an active user not blocked either way, as comments), written
+# once more, and tested by the same tests.
 
 
 def _visible(table):
@@ -51,7 +52,8 @@ def _newer_than_cursor(table, cursor):
                  OR ("{table}"."time" = %(before)s AND "{table}"."id" < %(before_id)s)))"""
 
 
-# the likes `viewer` may count (Like.objects.counted_for) and whether `viewer` is among them
+# the likes `viewer` may count (by an active user not blocked either way, the rule comment_count
+# follows) and whether `viewer` is among them
 _LIKE_COUNT = f"""(SELECT COUNT(*) FROM "feed_like" AS "counted"
     WHERE "counted"."post_id" = "feed_post"."id"
       AND {active_sql('"counted"."user_id"')}

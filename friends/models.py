@@ -28,10 +28,6 @@ def user_pair_constraints(first, second):
 
 
 class FriendshipQuerySet(models.QuerySet):
-    def listed_by(self, user):
-        """The entries of `user`'s list, in the order they were first added."""
-        return self.filter(owner=user).order_by("created_at", "id")
-
     def with_active_friend(self):
         """Entries whose friend has not been deactivated by staff (API.md: hidden everywhere)."""
         return self.filter(friend__is_active=True)

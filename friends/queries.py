@@ -58,7 +58,7 @@ def unblocked_sql(user_column, viewer):
 
 # /get_friends, /get_followers and /get_blocks read their rows in SQL written here and make the
 # instances from them (socialsite.orm.instances): compiling the ORM's queries cost more than
-# running them. Values are parameters; the rules are the QuerySet methods' (listed_by,
+# running them. Values are parameters; the rules are the QuerySet methods' (the list's order,
 # with_active_friend, Block's unblocked_q), written once more and tested by the same tests.
 _FRIEND_LIST = f"""SELECT {columns(Friendship)}, {columns(User)}
 FROM "friends_friendship" INNER JOIN "accounts_user"
