@@ -3,9 +3,9 @@
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from accounts import errors, extensions
-from accounts.models import AuthToken, User, hash_secret
+from accounts.models import AuthToken, User, hash_secret, normalize_email
 from socialsite.errors import ApiError
-from socialsite.orm import columns, instances
+from socialsite.orm import columns, instances, one_or_none
 
 
 def active_sql(user_column):
@@ -41,8 +41,10 @@ def token_named_by(key):
 def visible_profile(viewer, email):
     """/get_info: the user named by `email` if `viewer` may see them, and the counts only the
     owner sees (empty for anyone else). 6000 for a missing, unknown or hidden user."""
-    user = email and User.objects.visible_to(viewer).with_email(email).first()
+    if email and normalize_email(email) == viewer.email:
+        # the caller, active (their token was just checked) and blocking no one in themselves
+        return viewer, extensions.counts_for_owner(viewer)
+    user = email and one_or_none(User.objects.visible_to(viewer).with_email(email))
     if not user:
         raise ApiError(errors.NO_SUCH_PROFILE)
-    counts = extensions.counts_for_owner(user) if user.pk == viewer.pk else {}
-    return user, counts
+    return user, {}

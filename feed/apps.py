@@ -7,10 +7,8 @@ class FeedConfig(AppConfig):
 
     def ready(self):
         from accounts import extensions
-        from feed.models import Post
+        from feed.queries import visible_post_count
         from feed.services import image_files_of_accounts
 
-        extensions.owner_counts["post_count"] = lambda user: (
-            Post.objects.visible().filter(author=user).count()
-        )
+        extensions.owner_counts["post_count"] = visible_post_count
         extensions.account_files.append(image_files_of_accounts)

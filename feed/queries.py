@@ -173,6 +173,19 @@ def like_state(post, viewer):
     return {"like_count": found[0]["like_count"], "liked": int(found[0]["liked"])}
 
 
+_VISIBLE_POST_COUNT = f"""SELECT COUNT(*) FROM "feed_post"
+WHERE "feed_post"."author_id" = %(author)s AND NOT "feed_post"."is_hidden"
+  AND {active_sql('"feed_post"."author_id"')}"""
+
+
+def visible_post_count(author):
+    """/get_info's `post_count` (accounts.extensions.owner_counts): `author`'s posts that are
+    not hidden (a range of post_author_time)."""
+    with connections[router.db_for_read(Post)].cursor() as cursor:
+        cursor.execute(_VISIBLE_POST_COUNT, {"author": author.pk})
+        return cursor.fetchone()[0]
+
+
 def public_posts(viewer, *, old_time=None, author_email=None, start=0, limit=20):
     """/getPost: a page (with `has_more`) of the posts whose `time` ≥ old_time and/or by the user
     with `author_email`."""

@@ -82,6 +82,20 @@ def _page(rows, limit):
     return Page(rows[:limit], int(len(rows) > limit))
 
 
+_LISTED_FRIEND_COUNT = """SELECT COUNT(*) FROM "friends_friendship"
+INNER JOIN "accounts_user" ON "accounts_user"."id" = "friends_friendship"."friend_id"
+WHERE "friends_friendship"."owner_id" = %(owner)s AND "accounts_user"."is_active"
+"""
+
+
+def listed_friend_count(owner):
+    """/get_info's `friend_count` (accounts.extensions.owner_counts): the entries of `owner`'s
+    list whose friend is active, as /get_friends lists them."""
+    with connections[router.db_for_read(Friendship)].cursor() as cursor:
+        cursor.execute(_LISTED_FRIEND_COUNT, {"owner": owner.pk})
+        return cursor.fetchone()[0]
+
+
 def friend_list(owner):
     """/get_friends: `owner`'s entries, friend selected, in the order first added; entries of
     deactivated friends are hidden."""
