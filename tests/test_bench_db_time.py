@@ -122,7 +122,8 @@ def test_the_bench_table_carries_db_ms_and_db_share(tmp_path, capsys):
     rows = {row["endpoint"]: row for row in json.loads(out.read_text())["endpoints"]}
     for row in rows.values():
         (db_ms,), (p50,), (share,) = row["db_ms"], row["p50_ms"], row["db_share_pct"]
-        assert 0 < db_ms < p50, row
+        # with Redis as the cache, /get_yzm sends the database nothing
+        assert (0 < db_ms < p50) if row["queries"] != [0] else db_ms == 0, row
         assert share == round(100 * db_ms / p50, 1)
     assert rows["GET /recommend"]["db_ms"][0] > rows["GET /healthz"]["db_ms"][0]
     printed = capsys.readouterr().out
