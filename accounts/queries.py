@@ -5,7 +5,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from accounts import errors, extensions
 from accounts.models import AuthToken, User, hash_secret, normalize_email
 from socialsite.errors import ApiError
-from socialsite.orm import columns, instances, one_or_none
+from socialsite.orm import columns, one_or_none, read_instances
 
 
 def active_sql(user_column):
@@ -28,14 +28,11 @@ def token_named_by(key):
     """The AuthToken whose key is `key`, with its `user`, or None. Read on the primary, always:
     a revocation takes effect at once."""
     primary = connections[DEFAULT_DB_ALIAS]
-    with primary.cursor() as cursor:
-        cursor.execute(_TOKEN_AND_USER, {"key_hash": hash_secret(key)})
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    token, user = instances(primary, row, AuthToken, User)
-    token.user = user
-    return token
+    params = {"key_hash": hash_secret(key)}
+    for token, user in read_instances(primary, _TOKEN_AND_USER, params, AuthToken, User):
+        token.user = user
+        return token
+    return None
 
 
 def visible_profile(viewer, email):

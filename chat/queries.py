@@ -13,9 +13,9 @@ from chat.forms import parse_id
 from chat.models import Message, Participant
 from friends.models import Block, Friendship
 from friends.queries import unblocked_sql
-from socialsite.api import Page
+from socialsite.api import Page, page_from
 from socialsite.errors import ApiError
-from socialsite.orm import columns, instances, one_or_none
+from socialsite.orm import columns, one_or_none, read_instances
 
 # What message_json reads: loading only these keeps a page cheap.
 MESSAGE_FIELDS = ("id", "sender_id", "text", "created_at", "client_id", "recalled_at")
@@ -110,19 +110,18 @@ def message_page(viewer, peer, *, before_id=None, after_id=None, limit=20):
     with reads.cursor() as cursor:
         cursor.execute(_PEERS_SIDE, params)
         peers_side = cursor.fetchone()
-        if peers_side is None:
-            return Page([], 0), None
-        params["conversation"], read_id = peers_side
-        if after_id is not None:
-            params["after"] = after_id
-            sql = _MESSAGES.format(after_or_before='AND "id" > %(after)s', direction="ASC")
-        elif before_id is not None:
-            params["before"] = before_id
-            sql = _MESSAGES.format(after_or_before='AND "id" < %(before)s', direction="DESC")
-        else:
-            sql = _MESSAGES.format(after_or_before="", direction="DESC")
-        cursor.execute(sql, params)
-        found = [instances(reads, row, Message)[0] for row in cursor.fetchall()]
+    if peers_side is None:
+        return Page([], 0), None
+    params["conversation"], read_id = peers_side
+    if after_id is not None:
+        params["after"] = after_id
+        sql = _MESSAGES.format(after_or_before='AND "id" > %(after)s', direction="ASC")
+    elif before_id is not None:
+        params["before"] = before_id
+        sql = _MESSAGES.format(after_or_before='AND "id" < %(before)s', direction="DESC")
+    else:
+        sql = _MESSAGES.format(after_or_before="", direction="DESC")
+    found = [message for (message,) in read_instances(reads, sql, params, Message)]
     items = found[:limit] if after_id is not None else found[:limit][::-1]
     return Page(items, int(len(found) > limit)), read_id or None
 
@@ -163,15 +162,13 @@ def chat_page(viewer, start=0, limit=20):
     Conversations with a deactivated peer, or one blocked either way, are left out. One query."""
     params = {"viewer": viewer.pk, "rows": limit + 1, "start": start}
     reads = connections[router.db_for_read(Participant)]
-    with reads.cursor() as cursor:
-        cursor.execute(_CHAT_PAGE, params)
-        rows = cursor.fetchall()
     sides = []
-    for row in rows:
-        side, peer, last_message = instances(reads, row, Participant, User, Message)
-        side.user, side.peer, side.last_message, side.unread = viewer, peer, last_message, row[-1]
+    for side, peer, last_message, unread in read_instances(
+        reads, _CHAT_PAGE, params, Participant, User, Message
+    ):
+        side.user, side.peer, side.last_message, side.unread = viewer, peer, last_message, unread
         sides.append(side)
-    return Page(sides[:limit], int(len(sides) > limit))
+    return page_from(sides, limit)
 
 
 def unread_message_total(viewer):

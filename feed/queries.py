@@ -18,9 +18,9 @@ from feed import errors
 from feed.forms import parse_bigint, parse_id
 from feed.models import Comment, Post
 from friends.queries import unblocked_sql
-from socialsite.api import Page
+from socialsite.api import page_from
 from socialsite.errors import ApiError
-from socialsite.orm import columns, instances
+from socialsite.orm import columns, read_instances
 
 COMMENT_LIST_SIZE = 50
 
@@ -124,7 +124,7 @@ def post_page(viewer, conditions, params, start, limit):
     params = {**params, "viewer": viewer.pk, "rows": limit + 1, "start": start}
     with connections[router.db_for_read(Post)].cursor() as cursor:
         found = _rows(cursor, _POST_PAGE.format(conditions=conditions), params)
-        page = Page(found[:limit], int(len(found) > limit))
+        page = page_from(found, limit)
         _attach_comments_and_images(cursor, page.items, viewer)
     return page
 
@@ -272,7 +272,7 @@ def comment_page(viewer, post, start=0, limit=20):
         found = _rows(cursor, _COMMENT_PAGE, params)
     for comment in found:
         comment["created_at"] = _moment(comment["created_at"])
-    return Page(found[:limit], int(len(found) > limit))
+    return page_from(found, limit)
 
 
 def post_by_id(posts, raw_id):
@@ -292,11 +292,9 @@ def post_visible_to(viewer, raw_id):
     post_id = parse_id(raw_id)
     if post_id is not None:
         reads = connections[router.db_for_read(Post)]
-        with reads.cursor() as cursor:
-            cursor.execute(_VISIBLE_POST, {"post": post_id, "viewer": viewer.pk})
-            row = cursor.fetchone()
-        if row is not None:
-            return instances(reads, row, Post)[0]
+        params = {"post": post_id, "viewer": viewer.pk}
+        for (post,) in read_instances(reads, _VISIBLE_POST, params, Post):
+            return post
     raise ApiError(errors.NO_SUCH_POST)
 
 

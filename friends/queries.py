@@ -42,8 +42,8 @@ from friends.models import (
     SearchInterest,
     UserInterest,
 )
-from socialsite.api import Page, page_of
-from socialsite.orm import columns, instances
+from socialsite.api import page_from, page_of
+from socialsite.orm import columns, read_instances
 
 
 def unblocked_sql(user_column, viewer):
@@ -57,7 +57,7 @@ def unblocked_sql(user_column, viewer):
 
 
 # /get_friends, /get_followers and /get_blocks read their rows in SQL written here and make the
-# instances from them (socialsite.orm.instances): compiling the ORM's queries cost more than
+# instances from them (socialsite.orm.read_instances): compiling the ORM's queries cost more than
 # running them. Values are parameters; the rules are the QuerySet methods' (the list's order,
 # with_active_friend, Block's unblocked_q), written once more and tested by the same tests.
 _FRIEND_LIST = f"""SELECT {columns(Friendship)}, {columns(User)}
@@ -69,17 +69,7 @@ ORDER BY "friends_friendship"."created_at", "friends_friendship"."id"
 
 
 def _read(sql, params, *models):
-    """The rows of `sql`, each as the instances of `models` it holds and then its other values."""
-    reads = connections[router.db_for_read(models[0])]
-    width = sum(len(model._meta.concrete_fields) for model in models)
-    with reads.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [(*instances(reads, row, *models), *row[width:]) for row in cursor.fetchall()]
-
-
-def _page(rows, limit):
-    """A Page from the limit + 1 `rows` read for it (`has_more`: whether the last one came)."""
-    return Page(rows[:limit], int(len(rows) > limit))
+    return read_instances(connections[router.db_for_read(models[0])], sql, params, *models)
 
 
 _LISTED_FRIEND_COUNT = """SELECT COUNT(*) FROM "friends_friendship"
@@ -146,7 +136,7 @@ def followers_page(owner, *, start, limit):
     for entry, follower, mutual in _read(_FOLLOWERS_PAGE, params, Friendship, User):
         entry.owner, entry.mutual = follower, mutual
         entries.append(entry)
-    return _page(entries, limit)
+    return page_from(entries, limit)
 
 
 _NEW_FOLLOWER_COUNT = f"""SELECT COUNT(*) FROM "friends_friendship"
@@ -184,7 +174,7 @@ def blocks_page(blocker, *, start, limit):
     for block, blocked in _read(_BLOCKS_PAGE, params, Block, User):
         block.blocked = blocked
         blocks.append(block)
-    return _page(blocks, limit)
+    return page_from(blocks, limit)
 
 
 def years_before(day, years):

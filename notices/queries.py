@@ -9,8 +9,8 @@ from accounts.queries import active_sql
 from chat.queries import unread_message_total
 from friends.queries import new_follower_count, unblocked_sql
 from notices.models import Notice
-from socialsite.api import Page
-from socialsite.orm import columns, instances
+from socialsite.api import page_from
+from socialsite.orm import columns, read_instances
 
 
 def notice_page(recipient, *, unread=False, start=0, limit=20):
@@ -19,15 +19,12 @@ def notice_page(recipient, *, unread=False, start=0, limit=20):
     unread_only = 'AND NOT "notices_notice"."read"' if unread else ""
     params = {"recipient": recipient.pk, "rows": limit + 1, "start": start}
     reads = connections[router.db_for_read(Notice)]
-    with reads.cursor() as cursor:
-        cursor.execute(_NOTICE_PAGE.format(unread_only=unread_only), params)
-        rows = cursor.fetchall()
+    sql = _NOTICE_PAGE.format(unread_only=unread_only)
     notices = []
-    for row in rows:
-        notice, actor = instances(reads, row, Notice, User)
+    for notice, actor in read_instances(reads, sql, params, Notice, User):
         notice.actor = actor
         notices.append(notice)
-    return Page(notices[:limit], int(len(notices) > limit))
+    return page_from(notices, limit)
 
 
 # In SQL rather than through the ORM (/get_notices, and /get_badges on every refresh of the app's

@@ -291,7 +291,12 @@ class Page(NamedTuple):
 def page_of(rows, start, limit):
     """The page [start, start + limit) of `rows` (a queryset, or a list), read with one row more:
     whether that row exists is `has_more`, in the same query, without a COUNT."""
-    found = list(rows[start : start + limit + 1])
+    return page_from(list(rows[start : start + limit + 1]), limit)
+
+
+def page_from(found, limit):
+    """The Page of `found`, the limit + 1 rows read for it (raw SQL's LIMIT): whether the last
+    one came is `has_more`."""
     return Page(found[:limit], int(len(found) > limit))
 
 

@@ -34,6 +34,16 @@ def instances(connection, row, *models):
     return found
 
 
+def read_instances(connection, sql, params, *models):
+    """The rows of the raw `sql` (with `params`) on `connection`, each a tuple of the instances
+    of `models` it holds (`columns` of each, in order) and then its other values."""
+    width = sum(len(model._meta.concrete_fields) for model in models)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [(*instances(connection, row, *models), *row[width:]) for row in rows]
+
+
 # {connection: {model: [(column, its converters), …]}}, as the ORM's compiler finds them
 _converters_of = weakref.WeakKeyDictionary()
 
