@@ -2,11 +2,11 @@
 The writes are in services.py.
 
 Recommendations (/recommend; README.md, "Friends, search and recommendations") come in two
-stages, as recommenders are built: candidate generation picks a bounded pool with index range
-scans (friends of friends; users among the newest accounts who share a tag, have the same
-flike or match a searched-for interest; the newest users), then one query ranks the pool
-exactly. Ranking everyone would cost a scan of all users per call, growing with the site; the
-pool keeps the cost flat.
+stages, as recommenders are built, both in one SQL statement: candidate generation picks a
+bounded pool with index range scans (friends of friends; users among the newest accounts who
+share a tag, have the same flike or match a searched-for interest; the newest users), then the
+pool is ranked exactly. Ranking everyone would cost a scan of all users per call, growing with
+the site; the pool keeps the cost flat.
 
 Friends of friends go only through mutual friendships, on both sides (API.md, /recommend): a
 one-way add needs no consent, so a list that counted it would show anyone whom the added user
@@ -16,31 +16,21 @@ from datetime import MINYEAR
 
 from django.db import connections, router
 from django.db.models import (
-    Case,
-    Count,
     DateField,
     Exists,
     F,
     Func,
-    IntegerField,
     OuterRef,
     Q,
-    Subquery,
-    Value,
-    When,
 )
-from django.db.models.functions import Coalesce
-from django.db.models.lookups import GreaterThan, IContains, LessThanOrEqual
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.utils import timezone
 
 from accounts.models import User
 from friends.models import (
     Block,
     Friendship,
-    InterestTag,
     SearchField,
-    SearchInterest,
-    UserInterest,
 )
 from socialsite.api import page_from, page_of
 from socialsite.orm import columns, read_instances
@@ -297,131 +287,167 @@ TEXT_CANDIDATES = 500
 NEWEST_USERS = 100  # the newest accounts, so the list is never empty while others exist
 
 
-def _count(rows, per):
-    """The number of `rows` per outer candidate (`per` names the column that points at it), as a
-    correlated subquery: each signal is counted on its own index, so signals never multiply
-    each other's joined rows the way several JOINs + COUNT(DISTINCT) would."""
-    counted = rows.order_by().values(per).annotate(count=Count("pk")).values("count")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+# /recommend reads its pool and ranks it in one statement written here (the page's tag names in
+# one more): through the ORM, the pool's ids went back to the database as a thousand parameters,
+# every count was computed twice (as a column and inside the score), and compiling it cost more
+# than running it. The icontains / iexact comparisons are the ORM's own for the connection
+# (`_text_ops`), so that the signals match exactly what /get_data finds.
+_RECOMMEND = """WITH "listed" AS (
+  SELECT "friends_friendship"."friend_id" FROM "friends_friendship"
+  INNER JOIN "accounts_user" ON "accounts_user"."id" = "friends_friendship"."friend_id"
+  WHERE "friends_friendship"."owner_id" = %(viewer)s AND "accounts_user"."is_active"
+),
+"mutuals" AS (
+  SELECT "friend_id" FROM "listed" WHERE EXISTS (
+    SELECT 1 FROM "friends_friendship" AS "back"
+    WHERE "back"."owner_id" = "listed"."friend_id" AND "back"."friend_id" = %(viewer)s)
+),
+"recent" AS (
+  SELECT COALESCE((SELECT "id" FROM "accounts_user" ORDER BY "id" DESC
+                   LIMIT 1 OFFSET %(recent_offset)s), 0) AS "first_id"
+),
+"pool" AS (
+  SELECT "friend_id" AS "id" FROM (
+    SELECT "friends_friendship"."friend_id" FROM "friends_friendship"
+    WHERE "friends_friendship"."owner_id" IN (SELECT "friend_id" FROM "mutuals")
+      AND {lists_back}
+    ORDER BY "friends_friendship"."friend_id" DESC LIMIT %(friends_of_friends)s
+  ) AS "friends_of_friends"
+  UNION
+  SELECT "user_id" FROM (
+    SELECT "friends_userinterest"."user_id" FROM "friends_userinterest"
+    WHERE "friends_userinterest"."tag_id" IN (
+        SELECT "friends_interesttag"."id" FROM "friends_interesttag"
+        WHERE "friends_interesttag"."id" IN (SELECT "tag_id" FROM "friends_userinterest"
+                                             WHERE "user_id" = %(viewer)s)
+           OR EXISTS (SELECT 1 FROM "friends_searchinterest"
+                      WHERE "user_id" = %(viewer)s AND "field" = %(like_field)s
+                        AND {tag_contains_term}))
+      AND "friends_userinterest"."user_id" >= (SELECT "first_id" FROM "recent")
+    ORDER BY "friends_userinterest"."user_id" DESC LIMIT %(tag_candidates)s
+  ) AS "sharing_a_tag"
+  UNION
+  SELECT "id" FROM (
+    SELECT "accounts_user"."id" FROM "accounts_user"
+    WHERE "accounts_user"."id" >= (SELECT "first_id" FROM "recent")
+      AND ({same_flike} OR EXISTS (SELECT 1 FROM "friends_searchinterest"
+                                   WHERE {search_match}))
+    ORDER BY "accounts_user"."id" DESC LIMIT %(text_candidates)s
+  ) AS "matching_text"
+  UNION
+  SELECT "id" FROM (
+    SELECT "accounts_user"."id" FROM "accounts_user"
+    WHERE {candidate}
+    ORDER BY "accounts_user"."date_joined" DESC, "accounts_user"."id" DESC
+    LIMIT %(newest_users)s
+  ) AS "newest"
+),
+"signals" AS MATERIALIZED (
+  SELECT "accounts_user"."id", "accounts_user"."date_joined",
+    (SELECT COUNT(*) FROM "friends_userinterest"
+     WHERE "friends_userinterest"."user_id" = "accounts_user"."id"
+       AND "friends_userinterest"."tag_id" IN (SELECT "tag_id" FROM "friends_userinterest"
+                                               WHERE "user_id" = %(viewer)s)) AS "shared_tags",
+    (SELECT COUNT(*) FROM "friends_searchinterest" WHERE {search_match}) AS "search_matches",
+    CASE WHEN {same_flike} THEN 1 ELSE 0 END AS "same_flike",
+    (SELECT COUNT(*) FROM "friends_friendship"
+     WHERE "friends_friendship"."friend_id" = "accounts_user"."id"
+       AND "friends_friendship"."owner_id" IN (SELECT "friend_id" FROM "mutuals")
+       AND {lists_back}) AS "mutual_friends"
+  FROM "accounts_user"
+  WHERE {in_pool} AND {candidate}
+),
+"ranked" AS (
+  SELECT "signals".*,
+    %(shared_tag)s * "shared_tags" + %(search_match)s * "search_matches"
+    + %(same_flike_weight)s * "same_flike" + %(mutual_friend)s * "mutual_friends" AS "score"
+  FROM "signals"
+  ORDER BY "score" DESC, "date_joined" DESC, "id" DESC
+  LIMIT %(rows)s OFFSET %(start)s
+)
+SELECT {users}, "ranked"."score", "ranked"."shared_tags", "ranked"."search_matches",
+       "ranked"."same_flike", "ranked"."mutual_friends"
+FROM "ranked" INNER JOIN "accounts_user" ON "accounts_user"."id" = "ranked"."id"
+ORDER BY "ranked"."score" DESC, "ranked"."date_joined" DESC, "ranked"."id" DESC"""
+
+# Whom the viewer may be recommended: active, not blocked either way, not the viewer, not listed.
+_CANDIDATE = f""""accounts_user"."is_active"
+      AND {unblocked_sql('"accounts_user"."id"', "%(viewer)s")}
+      AND "accounts_user"."id" <> %(viewer)s
+      AND "accounts_user"."id" NOT IN (SELECT "friend_id" FROM "listed")"""
+# Friendship.objects.mutual(): the friend lists the owner back.
+_LISTS_BACK = """EXISTS (SELECT 1 FROM "friends_friendship" AS "back"
+                WHERE "back"."owner_id" = "friends_friendship"."friend_id"
+                  AND "back"."friend_id" = "friends_friendship"."owner_id")"""
+
+# The pool's users by their primary key. PostgreSQL, which estimates the pool at the sum of its
+# sources' limits, would hash-join it with a scan of every user; an array of the pool's ids is
+# an index condition.
+_IN_POOL = {
+    "sqlite": '"accounts_user"."id" IN (SELECT "id" FROM "pool")',
+    "postgresql": '"accounts_user"."id" = ANY(ARRAY(SELECT "id" FROM "pool"))',
+}
+
+_recommend_sql = {}  # {vendor: _RECOMMEND completed with that vendor's text comparisons}
 
 
-def search_matches(viewer):
-    """The viewer's remembered search terms that the outer user's `like` / `flike` contains."""
-    return SearchInterest.objects.filter(user=viewer).filter(
-        Q(IContains(OuterRef("like"), F("term")), field=SearchField.LIKE)
-        | Q(IContains(OuterRef("flike"), F("term")), field=SearchField.FLIKE)
-    )
+def _text_ops(connection):
+    """(`column` contains the column `term`, `column` equals the parameter `value`), both
+    case-insensitive, as the ORM's icontains and iexact lookups write them on `connection`."""
+    contains = connection.pattern_ops["icontains"].format(connection.pattern_esc)
+    cast = connection.ops.lookup_cast
+
+    def contains_term(column, term):
+        return f"{cast('icontains') % column} {contains.format(term)}"
+
+    def equals(column, value):
+        return f"{cast('iexact') % column} {connection.operators['iexact'] % value}"
+
+    return contains_term, equals
 
 
-def same_flike(viewer):
-    """A condition on users: the same `flike` as the viewer (never true for an empty one)."""
-    flike = viewer.flike.strip()
-    return Q(flike__iexact=flike) if flike else Q(pk__in=[])
-
-
-def recent_accounts():
-    """A condition on users: among the newest `RECENT_ACCOUNTS` accounts — a range of ids, so
-    an index range scan whatever the number of users."""
-    newest_account = User.objects.order_by("-pk").values("pk")[
-        RECENT_ACCOUNTS - 1 : RECENT_ACCOUNTS
-    ]
-    return Coalesce(Subquery(newest_account), Value(0))
-
-
-def pool_tags(viewer):
-    """The tags whose users are candidates: the viewer's own, and those containing a `like` term
-    the viewer searched for (a subquery over the small tag table)."""
-    searched = SearchInterest.objects.filter(user=viewer, field=SearchField.LIKE).filter(
-        IContains(OuterRef("name"), F("term"))
-    )
-    own = UserInterest.objects.filter(user=viewer).values("tag")
-    return InterestTag.objects.filter(Q(pk__in=own) | Exists(searched)).values("pk")
-
-
-def candidate_ids(viewer, viewer_list, viewer_mutuals):
-    """Stage one: a bounded set of user ids from four index range scans, one per signal and the
-    newest users. Four queries, not one: PostgreSQL cannot turn an OR of IN-subqueries into
-    index lookups and would scan every user instead."""
-    # Every source is ordered, so that the pool, and with it the ranking, is the same for every
-    # page of the same data (/recommend's `start`): a LIMIT without an ORDER BY may keep other
-    # rows each time (a plan that changes, PostgreSQL's synchronized scans).
-    friends_of_friends = (
-        Friendship.objects.mutual()
-        .filter(owner__in=viewer_mutuals)
-        .order_by("-friend")
-        .values_list("friend", flat=True)[:FRIENDS_OF_FRIENDS]
-    )
-    # The (tag, user) index gives each tag's users by id, so "among the newest accounts" is a
-    # range per tag, however many users the tag has overall.
-    sharing_a_tag = (
-        UserInterest.objects.filter(tag__in=pool_tags(viewer), user_id__gte=recent_accounts())
-        .order_by("-user_id")
-        .values_list("user_id", flat=True)[:TAG_CANDIDATES]
-    )
-    # The text signals (the same flike, a searched-for term) have no tag to join on: the newest
-    # accounts' rows are read in id order, at most RECENT_ACCOUNTS of them.
-    matching_text = (
-        User.objects.filter(pk__gte=recent_accounts())
-        .filter(same_flike(viewer) | Exists(search_matches(viewer)))
-        .order_by("-pk")
-        .values_list("pk", flat=True)[:TEXT_CANDIDATES]
-    )
-    newest = (
-        User.objects.visible_to(viewer)
-        .exclude(pk=viewer.pk)
-        .exclude(pk__in=viewer_list)
-        .order_by("-date_joined", "-id")
-        .values_list("pk", flat=True)[:NEWEST_USERS]
-    )
-    return {*friends_of_friends, *sharing_a_tag, *matching_text, *newest}
-
-
-def ranked_candidates(viewer):
-    """Stage two: the pool's users whom `viewer` may see and has not listed yet, annotated with
-    `shared_tags`, `search_matches`, `same_flike`, `mutual_friends` and `score`, best first,
-    newest account first among equals."""
-    viewer_tags = UserInterest.objects.filter(user=viewer).values("tag")
-    listed = Friendship.objects.filter(owner=viewer).with_active_friend()
-    viewer_list, viewer_mutuals = listed.values("friend"), listed.mutual().values("friend")
-    shared_tags = UserInterest.objects.filter(user=OuterRef("pk"), tag__in=viewer_tags)
-    # Mutual friends: users with whom the viewer and the candidate each have a mutual friendship.
-    mutual_friends = Friendship.objects.mutual().filter(
-        friend=OuterRef("pk"), owner__in=viewer_mutuals
-    )
-    return (
-        User.objects.visible_to(viewer)
-        .filter(pk__in=candidate_ids(viewer, viewer_list, viewer_mutuals))
-        .exclude(pk=viewer.pk)
-        .exclude(pk__in=viewer_list)
-        .annotate(
-            shared_tags=_count(shared_tags, "user"),
-            mutual_friends=_count(mutual_friends, "friend"),
-            search_matches=_count(search_matches(viewer), "user"),
-            same_flike=Case(When(same_flike(viewer), then=Value(1)), default=Value(0)),
+def _recommend_sql_for(connection):
+    if connection.vendor not in _recommend_sql:
+        contains_term, equals = _text_ops(connection)
+        term = '"friends_searchinterest"."term"'
+        field = '"friends_searchinterest"."field"'
+        search_match = f""""friends_searchinterest"."user_id" = %(viewer)s
+          AND (({contains_term('"accounts_user"."like"', term)} AND {field} = %(like_field)s)
+               OR ({contains_term('"accounts_user"."flike"', term)}
+                   AND {field} = %(flike_field)s))"""
+        _recommend_sql[connection.vendor] = _RECOMMEND.format(
+            lists_back=_LISTS_BACK,
+            tag_contains_term=contains_term('"friends_interesttag"."name"', term),
+            # NULL (the viewer has no flike) matches nobody
+            same_flike=equals('"accounts_user"."flike"', "%(flike)s"),
+            search_match=search_match,
+            candidate=_CANDIDATE,
+            in_pool=_IN_POOL.get(connection.vendor, _IN_POOL["sqlite"]),
+            users=columns(User),
         )
-        .annotate(
-            score=SHARED_TAG_WEIGHT * F("shared_tags")
-            + SEARCH_MATCH_WEIGHT * F("search_matches")
-            + SAME_FLIKE_WEIGHT * F("same_flike")
-            + MUTUAL_FRIEND_WEIGHT * F("mutual_friends")
-        )
-        .order_by("-score", "-date_joined", "-id")
-    )
+    return _recommend_sql[connection.vendor]
 
 
-def shared_tag_names(viewer, users):
+_SHARED_TAG_NAMES = """SELECT "friends_userinterest"."user_id", "friends_interesttag"."name"
+FROM "friends_userinterest" INNER JOIN "friends_interesttag"
+  ON "friends_interesttag"."id" = "friends_userinterest"."tag_id"
+WHERE "friends_userinterest"."user_id" IN ({users})
+  AND "friends_userinterest"."tag_id" IN (SELECT "tag_id" FROM "friends_userinterest"
+                                          WHERE "user_id" = %s)
+ORDER BY "friends_userinterest"."user_id", "friends_userinterest"."position"
+"""
+
+
+def shared_tag_names(connection, viewer, users):
     """{user id: [names of the tags they share with `viewer`, in their own order]}, for a page
-    of users, in one query."""
+    of users, in one query (none for an empty page)."""
     names = {user.pk: [] for user in users}
-    shared = (
-        UserInterest.objects.filter(
-            user__in=names, tag__in=UserInterest.objects.filter(user=viewer).values("tag")
-        )
-        .order_by("user", "position")
-        .values_list("user", "tag__name")
-    )
-    for user_id, name in shared:
-        names[user_id].append(name)
+    if names:
+        sql = _SHARED_TAG_NAMES.format(users=", ".join(["%s"] * len(names)))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*names, viewer.pk])
+            for user_id, name in cursor.fetchall():
+                names[user_id].append(name)
     return names
 
 
@@ -441,11 +467,39 @@ def reasons(user, tag_names):
     return said
 
 
+def recommend_statement(connection, viewer, *, start, limit):
+    """The SQL and parameters of a page of `_RECOMMEND` on `connection` (and its plan tests)."""
+    flike = viewer.flike.strip()
+    params = {
+        "viewer": viewer.pk,
+        "flike": connection.ops.prep_for_iexact_query(flike) if flike else None,
+        "like_field": SearchField.LIKE.value,
+        "flike_field": SearchField.FLIKE.value,
+        "recent_offset": RECENT_ACCOUNTS - 1,
+        "friends_of_friends": FRIENDS_OF_FRIENDS,
+        "tag_candidates": TAG_CANDIDATES,
+        "text_candidates": TEXT_CANDIDATES,
+        "newest_users": NEWEST_USERS,
+        "shared_tag": SHARED_TAG_WEIGHT,
+        "search_match": SEARCH_MATCH_WEIGHT,
+        "same_flike_weight": SAME_FLIKE_WEIGHT,
+        "mutual_friend": MUTUAL_FRIEND_WEIGHT,
+        "rows": limit + 1,
+        "start": start,
+    }
+    return _recommend_sql_for(connection), params
+
+
 def recommend(viewer, *, start, limit):
-    """One page of recommendations, items (user, score, reasons), with `has_more`; the
-    candidates and the ranking in the queries of `ranked_candidates`, the page's tag names in
-    one more."""
-    page = page_of(ranked_candidates(viewer), start, limit)
-    tag_names = shared_tag_names(viewer, page.items)
-    ranked = [(user, user.score, reasons(user, tag_names[user.pk])) for user in page.items]
+    """One page of recommendations, items (user, score, reasons), with `has_more`: the pool and
+    its ranking in one query (`_RECOMMEND`), the page's tag names in one more."""
+    connection = connections[router.db_for_read(User)]
+    sql, params = recommend_statement(connection, viewer, start=start, limit=limit)
+    found = []
+    for user, score, *signals in read_instances(connection, sql, params, User):
+        user.shared_tags, user.search_matches, user.same_flike, user.mutual_friends = signals
+        found.append((user, score))
+    page = page_from(found, limit)
+    tag_names = shared_tag_names(connection, viewer, [user for user, _ in page.items])
+    ranked = [(user, score, reasons(user, tag_names[user.pk])) for user, score in page.items]
     return page._replace(items=ranked)

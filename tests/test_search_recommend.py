@@ -625,13 +625,43 @@ class TestRecommend:
             for owner, listed in ((user, friend), (friend, friend_of_friend)):
                 services.set_friend(owner, listed, "1")
                 services.set_friend(listed, owner, "2")
-        # token lookup, token last-used update, four candidate sources, the ranking, the
-        # page's shared tag names
-        with django_assert_max_num_queries(8):
+        # token lookup, token last-used update, the pool ranked, the page's shared tag names
+        with django_assert_max_num_queries(4):
             ranked = self.recommend(api, limit=100)
         assert len(ranked) == count
         assert all(p["score"] == 3 * 2 + 1 for p in ranked)
         assert ranked[0]["reasons"] == ["共同爱好：电影、摄影", "1 位共同好友"]
+
+
+# PostgreSQL plans by the table's size: enough users that reading them all costs more than
+# looking the pool's up (a small table is read whole).
+POSTGRESQL_USERS = 20_000
+
+
+def test_the_pools_users_are_read_by_primary_key(user):
+    """The ranking reads the pool's users (about a thousand) by their primary key, never every
+    user: the cost must not grow with the site."""
+    user.like = "篮球 音乐"
+    user.save()
+    users = POSTGRESQL_USERS if connection.vendor == "postgresql" else 300
+    User.objects.bulk_create(
+        User(email=f"u{n}@example.com", like="篮球", flike="运动") for n in range(users)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        sql, params = queries.recommend_statement(connection, user, start=0, limit=20)
+        explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+        cursor.execute(explain + sql, params)
+        rows = cursor.fetchall()
+    plan = "\n".join(str(row[-1]) for row in rows)
+    if connection.vendor == "sqlite":  # rows (id, parent, 0, step): the steps of the ranking
+        (signals,) = [row[0] for row in rows if row[-1] == "MATERIALIZE signals"]
+        ranking = [row[-1] for row in rows if row[1] == signals]
+        assert "SEARCH accounts_user USING INTEGER PRIMARY KEY (rowid=?)" in ranking, plan
+        assert "SCAN accounts_user" not in ranking, plan
+    else:
+        assert "Index Cond: (id = ANY (" in plan, plan
+        assert "Seq Scan on accounts_user" not in plan, plan
 
 
 @pytest.mark.django_db(transaction=True)
