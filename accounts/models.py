@@ -11,6 +11,7 @@ from django.utils.crypto import salted_hmac
 
 from accounts import extensions
 from socialsite import realtime
+from socialsite.orm import lock_rows
 
 
 def normalize_email(email):
@@ -153,7 +154,7 @@ class AuthTokenManager(models.Manager.from_queryset(AuthTokenQuerySet)):
             # One issue at a time per user (the user's row locked; SQLite's IMMEDIATE
             # transactions are serial anyway), so that concurrent logins count the same live
             # tokens and never leave more than the cap.
-            list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+            lock_rows(User, [user.pk])
             self.create(
                 user=user,
                 key_hash=hash_secret(key),

@@ -12,7 +12,7 @@ from chat import errors
 from chat.forms import parse_id
 from chat.models import Message, Participant
 from friends.models import Block, Friendship
-from friends.queries import unblocked_sql
+from friends.queries import blocked_either_way, unblocked_sql
 from socialsite.api import Page, page_from
 from socialsite.errors import ApiError
 from socialsite.orm import columns, one_or_none, read_instances
@@ -31,7 +31,7 @@ def peer_named_by(email):
 
 def blocked_between(one, other):
     """Whether either of the two users blocked the other."""
-    return Block.objects.between(one, other).exists()
+    return blocked_either_way(one.pk, other.pk)
 
 
 def refuse_when_blocked(one, other):

@@ -18,7 +18,7 @@ from chat.serializers import message_json
 from socialsite import ratelimit, realtime
 from socialsite.api import validate
 from socialsite.errors import ApiError
-from socialsite.orm import one_or_none
+from socialsite.orm import lock_rows, one_or_none
 
 # API.md: more than 20 messages per sender in 10 s → 9429. The view checks it first (after a
 # repeated client_id, which answers before it); a message is counted when it is stored.
@@ -28,9 +28,8 @@ RECALL_WINDOW = timedelta(minutes=2)
 
 def _serialize_writes_of(user):
     """Lock `user`'s row until the transaction ends, so that their concurrent sends are counted
-    one after the other (SEND_LIMIT). A key-share lock (the foreign keys' own) does not wait for
-    it."""
-    list(User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk"))
+    one after the other (SEND_LIMIT)."""
+    lock_rows(User, [user.pk], no_key=True)
 
 
 def _locked_conversation(one, other):

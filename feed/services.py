@@ -15,6 +15,7 @@ from feed.models import MAX_POST_IMAGES, Comment, Like, Post, PostImage, Report,
 from socialsite import ratelimit
 from socialsite.api import validate
 from socialsite.errors import ApiError
+from socialsite.orm import lock_rows
 
 # API.md: more than 30 posts, or 60 comments, per user in 10 minutes → 9429. The views check them
 # first; a post or comment is counted when it is stored.
@@ -26,9 +27,8 @@ POST_IMAGE_BOX = (1080, 1080)
 
 def _serialize_writes_of(user):
     """Lock `user`'s row until the transaction ends, so that their concurrent posts (or comments)
-    are counted one after the other and cannot each find room for one more. A key-share lock
-    (the foreign keys' own) does not wait for it."""
-    list(User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk"))
+    are counted one after the other and cannot each find room for one more."""
+    lock_rows(User, [user.pk], no_key=True)
 
 
 def put_post(author, *, message, time, images=()):

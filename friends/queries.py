@@ -46,6 +46,20 @@ def unblocked_sql(user_column, viewer):
                                   WHERE "blocked_id" = {viewer})"""
 
 
+_BLOCKED_EITHER_WAY = """SELECT EXISTS (SELECT 1 FROM "friends_block"
+WHERE ("blocker_id" = %(one)s AND "blocked_id" = %(other)s)
+   OR ("blocker_id" = %(other)s AND "blocked_id" = %(one)s))"""
+
+
+def blocked_either_way(one_id, other_id):
+    """Whether either of the users `one_id` and `other_id` blocked the other (Block.objects
+    .between): two look-ups of the unique (blocker, blocked) index, on the primary (the writes
+    that ask decide by it)."""
+    with connections[router.db_for_write(Block)].cursor() as cursor:
+        cursor.execute(_BLOCKED_EITHER_WAY, {"one": one_id, "other": other_id})
+        return bool(cursor.fetchone()[0])
+
+
 # /get_friends, /get_followers and /get_blocks read their rows in SQL written here and make the
 # instances from them (socialsite.orm.read_instances): compiling the ORM's queries cost more than
 # running them. Values are parameters; the rules are the QuerySet methods' (the list's order,

@@ -9,17 +9,14 @@ from accounts.models import User
 from friends import errors, queries
 from friends.models import Block, FollowersSeen, Friendship, SearchField, SearchInterest
 from socialsite.errors import ApiError
+from socialsite.orm import lock_rows
 
 
 def _lock_pair(user, other):
     """Lock both users' rows (in id order, so two calls never deadlock): a /set_friend and a
     /block of the same pair then run one after the other, and a block can never be followed by
     a friendship it should have prevented. (SQLite serializes writes anyway.)"""
-    list(
-        User.objects.select_for_update(no_key=True)
-        .filter(pk__in=[user.pk, other.pk])
-        .order_by("pk")
-    )
+    lock_rows(User, {user.pk, other.pk}, no_key=True)
 
 
 def set_friend(owner, friend, group):
@@ -31,7 +28,7 @@ def set_friend(owner, friend, group):
         with transaction.atomic():
             _lock_pair(owner, friend)
             # A block either way hides each from the other (API.md); 5007 keeps its one msg.
-            if Block.objects.between(owner, friend).exists():
+            if queries.blocked_either_way(owner.pk, friend.pk):
                 raise ApiError(errors.BLOCKED)
             Friendship.objects.update_or_create(
                 owner=owner, friend=friend, defaults={"group": group}

@@ -3,7 +3,7 @@ made by the receivers of the lower apps' post_save signals (connected in apps.py
 feed never import this app), pushed to the recipient's sockets after commit; and marking
 notices read. Deleting what caused a notice deletes it (its foreign key's CASCADE)."""
 
-from friends.models import Block
+from friends.queries import blocked_either_way
 from notices.models import TEXT_LENGTH, Notice
 from notices.serializers import SiteAddress, notice_json
 from socialsite import realtime
@@ -18,7 +18,7 @@ def notify(recipient_id, actor, notice_type, **targets):
     recipient's sockets once the transaction commits. None, and nothing stored, when it would be
     a notice of one's own action or either user blocks the other (API.md). Runs in the
     transaction of the write that caused it: a rolled-back write leaves no notice."""
-    if recipient_id == actor.pk or Block.objects.between(recipient_id, actor.pk).exists():
+    if recipient_id == actor.pk or blocked_either_way(recipient_id, actor.pk):
         return None
     notice = Notice.objects.create(
         recipient_id=recipient_id, actor=actor, type=notice_type, **targets
