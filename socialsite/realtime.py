@@ -9,8 +9,10 @@ setting (socialsite/asgi.py); this module knows no app."""
 
 import asyncio
 import logging
+import os
+import threading
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -57,7 +59,7 @@ def revoked(tokens_by_user):
 
 def _send_events(events, *, what):
     try:
-        async_to_sync(_group_send_all)(events)
+        _run(_group_send_all, events)
     except Exception as exc:
         logger.warning("%s was not pushed (channel layer: %r)", what, exc)
 
@@ -72,7 +74,42 @@ async def _group_send_all(events):
 def layer_answers():
     """For /healthz: a group send through the channel layer (to a group no socket joins), which
     raises when the layer cannot be reached."""
-    async_to_sync(_probe)()
+    _run(_probe)
+
+
+def _run(coroutine_function, *args):
+    """Run the coroutine of the channel layer and wait for it: in a sync view of the ASGI app, on
+    the server's own event loop (async_to_sync finds it); elsewhere (WSGI, the test client,
+    commands) on this process's sending loop, where asgiref would start a loop and a thread,
+    and the Redis layer a connection, for every push."""
+    if _in_a_view_of_the_asgi_server():
+        return async_to_sync(coroutine_function)(*args)
+    # the coroutines bound themselves (SEND_TIMEOUT_SECONDS); this bounds a loop that is stuck
+    future = asyncio.run_coroutine_threadsafe(coroutine_function(*args), _sending_loop())
+    return future.result(timeout=2 * SEND_TIMEOUT_SECONDS)
+
+
+def _in_a_view_of_the_asgi_server():
+    """Whether this thread runs a sync view for an event loop of this process: asgiref's
+    SyncToAsync marks its threads so, and async_to_sync then runs on that loop."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    pid = getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None)
+    return loop is not None and pid == os.getpid() and loop.is_running()
+
+
+_sending = {"pid": None, "loop": None}
+_sending_lock = threading.Lock()
+
+
+def _sending_loop():
+    """The event loop, run by a daemon thread for the life of this process, that sends the pushes
+    made outside the ASGI app's loop. Made again in a forked child, which has no such thread."""
+    with _sending_lock:
+        if _sending["pid"] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="realtime-sending", daemon=True).start()
+            _sending.update(pid=os.getpid(), loop=loop)
+        return _sending["loop"]
 
 
 async def _probe():
