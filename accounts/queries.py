@@ -1,6 +1,6 @@
 """Reads of accounts that views need (API.md, "Accounts"); the writes are in services.py."""
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 
 from accounts import errors, extensions
 from accounts.models import AuthToken, User, hash_secret, normalize_email
@@ -32,6 +32,22 @@ def token_named_by(key):
     for token, user in read_instances(primary, _TOKEN_AND_USER, params, AuthToken, User):
         token.user = user
         return token
+    return None
+
+
+_ACTIVE_USER_WITH_EMAIL = f"""SELECT {columns(User)} FROM "accounts_user"
+WHERE "accounts_user"."email" = %(email)s AND "accounts_user"."is_active"
+"""
+
+
+def active_user_with_email(email):
+    """The active user whose email is `email` (User.objects.active().with_email), or None: one
+    look-up of the email's unique index, in SQL (the chat's peer, on every /send_msg and
+    /get_msgs)."""
+    reads = connections[router.db_for_read(User)]
+    params = {"email": normalize_email(email)}
+    for (user,) in read_instances(reads, _ACTIVE_USER_WITH_EMAIL, params, User):
+        return user
     return None
 
 

@@ -7,7 +7,7 @@ from django.db import connection, connections, router
 from django.db.models import Q
 
 from accounts.models import User
-from accounts.queries import active_sql
+from accounts.queries import active_sql, active_user_with_email
 from chat import errors
 from chat.forms import parse_id
 from chat.models import Message, Participant
@@ -23,7 +23,7 @@ MESSAGE_FIELDS = ("id", "sender_id", "text", "created_at", "client_id", "recalle
 
 def peer_named_by(email):
     """The active user with `email`: the other party of a conversation; 8002 otherwise."""
-    peer = one_or_none(User.objects.active().with_email(email))
+    peer = active_user_with_email(email)
     if peer is None:
         raise ApiError(errors.NO_SUCH_PEER)
     return peer
