@@ -1,4 +1,5 @@
-"""The benchmark's worker process: one scale, one database (bench/run.py starts it)."""
+"""The benchmark's worker process: one scale, one database (bench/run.py starts it; in-process, it
+is timed in turns with the other scales' workers, see Turns and run.py)."""
 
 import contextlib
 import itertools
@@ -118,7 +119,13 @@ def run_worker(args):
         f"{User.objects.count():,} users, {args.friends} friends, {args.posts} posts, "
         f"{args.comments} comment(s) each"
     )
-    result = measure_http(args) if args.http else {"endpoints": measure_in_process(args.calls)}
+    if args.http:
+        result = measure_http(args)
+    else:
+        turns = Turns(*args.turns, chunk=args.chunk) if args.turns else None
+        result = {"endpoints": measure_in_process(args.calls, turns)}
+        if turns:
+            result["turns"] = turns.log
     result["seed"] = seed
     Path(args.out).write_text(json.dumps(result, ensure_ascii=False))
 
@@ -621,45 +628,89 @@ def chat_world(demo, run):
     }
 
 
-def measure_in_process(calls):
+class Alone:
+    """A worker timed by itself, every scenario's calls in one go (measure_in_process's default:
+    the suite's tests, which call it without bench/run.py)."""
+
+    chunk = None
+
+    def ready(self, plan):
+        pass
+
+    def turn(self, name, index):
+        return contextlib.nullcontext()
+
+
+class Turns:
+    """The worker's side of bench/run.py's turns, on two pipes of its own (the file descriptors
+    `--turns GO,DONE` names: nothing the worker prints on stdout or stderr can break them).
+
+    Once its world is built it writes `ready <plan>` on DONE, the plan being the JSON list of
+    its turns, [scenario, chunk index] each; then, before each chunk of `chunk` calls of a
+    scenario (warm-up calls included), it blocks until run.py writes `go` on GO, and after it
+    writes `done [scenario, chunk index]`. `log` keeps each turn's start and end
+    (time.monotonic(), one clock for every process on the machine)."""
+
+    def __init__(self, go_fd, done_fd, chunk):
+        self._go = os.fdopen(go_fd, "r")
+        self._done = os.fdopen(done_fd, "w", buffering=1)
+        self.chunk = chunk
+        self.log = []
+
+    def ready(self, plan):
+        self._done.write(f"ready {json.dumps(plan, ensure_ascii=False)}\n")
+
+    @contextlib.contextmanager
+    def turn(self, name, index):
+        line = self._go.readline()
+        if line != "go\n":  # "" when run.py is gone
+            raise SystemExit(f"bench worker: expected go from bench/run.py, got {line!r}")
+        started = time.monotonic()
+        yield
+        self.log.append([name, index, started, time.monotonic()])
+        self._done.write(f"done {json.dumps([name, index], ensure_ascii=False)}\n")
+
+
+WARM_UP_CALLS = 3
+
+
+def measure_in_process(calls, turns=None):
+    """Time every scenario `calls` times after WARM_UP_CALLS calls, in chunks of `turns.chunk`
+    calls, each when `turns` gives this worker its turn (bench/run.py); all at once without."""
     from django.test import Client
 
+    turns = turns or Alone()
     world = build_world(calls)
     client = Client()
     token = client.post("/login", {"email": DEMO_EMAIL, "pass": DEMO_PASSWORD}).json()["data"][
         "token"
     ]
+    rounds = calls + WARM_UP_CALLS
+    chunk = turns.chunk or rounds
+    chunks = range(0, rounds, chunk)
+    every = scenarios(world)
+    turns.ready([[scenario.name, index] for scenario in every for index in range(len(chunks))])
     results = {}
     counter = itertools.count()
-    for scenario in scenarios(world):
+    for scenario in every:
         samples, database_ms, queries, failures = [], [], 0, 0
-        for round_number in range(calls + 3):  # 3 warm-up calls
-            n = next(counter)
-            params = dict(scenario.params(n))
-            call_token = params.pop("__token__", token)
-            headers = {
-                "HTTP_AUTHORIZATION": f"Bearer {call_token}",
-                "REMOTE_ADDR": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}",
-            }
-            send = getattr(client, scenario.method)
-            # Queries are counted by DatabaseTime's wrapper, not by Django's CaptureQueriesContext:
-            # its debug cursor formats every statement with its parameters (on SQLite with one
-            # more query, for the quoting) inside the timed call, 2 ms of a 4 ms timeline.
-            with DatabaseTime() as database:
-                started = time.perf_counter()
-                response = send(scenario.path, params, **headers)
-                elapsed = (time.perf_counter() - started) * 1000
-            status = response.json().get("status")
-            if round_number >= 3:
-                samples.append(elapsed)
-                database_ms.append(database.ms)
-                queries = max(queries, database.statements)
-                failures += status != scenario.expect
-            elif status != scenario.expect:
-                print(
-                    f"{scenario.name}: expected {scenario.expect}, got {response.json()}",
-                    file=sys.stderr,
-                )
+        for index, first in enumerate(chunks):
+            with turns.turn(scenario.name, index):
+                for round_number in range(first, min(first + chunk, rounds)):
+                    response, elapsed, database = _timed_call(
+                        client, scenario, next(counter), token
+                    )
+                    status = response.json().get("status")
+                    if round_number >= WARM_UP_CALLS:
+                        samples.append(elapsed)
+                        database_ms.append(database.ms)
+                        queries = max(queries, database.statements)
+                        failures += status != scenario.expect
+                    elif status != scenario.expect:
+                        print(
+                            f"{scenario.name}: expected {scenario.expect}, got {response.json()}",
+                            file=sys.stderr,
+                        )
         results[scenario.name] = {
             "queries": queries,
             "failures": failures,
@@ -671,6 +722,25 @@ def measure_in_process(calls):
             # (API.md, "Authentication"): go on with the newest.
             token = response.json()["data"]["token"]
     return results
+
+
+def _timed_call(client, scenario, n, token):
+    """The scenario's n-th call: its response, its milliseconds and its DatabaseTime."""
+    params = dict(scenario.params(n))
+    call_token = params.pop("__token__", token)
+    headers = {
+        "HTTP_AUTHORIZATION": f"Bearer {call_token}",
+        "REMOTE_ADDR": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}",
+    }
+    send = getattr(client, scenario.method)
+    # Queries are counted by DatabaseTime's wrapper, not by Django's CaptureQueriesContext: its
+    # debug cursor formats every statement with its parameters (on SQLite with one more query,
+    # for the quoting) inside the timed call, 2 ms of a 4 ms timeline.
+    with DatabaseTime() as database:
+        started = time.perf_counter()
+        response = send(scenario.path, params, **headers)
+        elapsed = (time.perf_counter() - started) * 1000
+    return response, elapsed, database
 
 
 # Every read, in each variant. The writes stay in-process: they need per-call state (fresh

@@ -7,11 +7,23 @@ records the SQL queries per call, the latency and the time inside the database (
 share of p50). It prints one table and writes it as JSON to var/bench.json. `--http` instead
 drives `make run`'s gunicorn over HTTP with several clients and reports requests per second.
 
-    python bench/run.py [--scales 10000,100000] [--friends 20] [--posts 10] [--calls 40]
+In-process, the scales are timed in turns, not one after the other. Each scale is a worker
+process of its own (bench/measure.py); they are started one after the other (so that seeds do
+not compete for the CPU), and once all have built their worlds they take turns: scenario by
+scenario, `--chunk` calls at a time (warm-up calls included), each scale in turn, while the
+others wait on their pipe, so that only one runs at any moment. A row's growth compares p50s
+measured in the same few seconds, not minutes apart: a machine whose speed drifts during the
+run (other jobs, the CPU's clock) slows every scale alike, where timed one after the other the
+drift landed in the growth column (/healthz 2.02 ms at 10,000 users and 1.20 ms at 100,000 in
+one such run, `/get_info` 1.41 and 2.80 ms in the same run, CPU per call flat). `--http` runs
+the scales one after the other.
+
+    python bench/run.py [--scales 10000,100000] [--friends 20] [--posts 10] [--calls 40] [--chunk 5]
     python bench/run.py --http [--scales 10000] [--concurrency 8] [--seconds 5] [--port 5055]
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -34,12 +46,39 @@ from bench.common import (  # noqa: E402
 
 
 def main():
+    args = parse_args()
+    if args.worker:
+        measure.run_worker(args)
+        return
+
+    scales = [int(scale) for scale in args.scales.split(",")]
+    if args.http:
+        require_free_port(args.port)
+    VAR.mkdir(exist_ok=True)
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    database = "postgresql" if on_postgres else "sqlite"
+    if args.http:
+        results = []
+        for scale in scales:
+            url = prepare_database(f"bench-{scale}", reuse=args.reuse)
+            results.append(run_scale(args, scale, url))
+        report_http(scales, results, Path(args.out).with_name("bench-http.json"))
+    else:
+        urls = [prepare_database(f"bench-{scale}", reuse=args.reuse) for scale in scales]
+        results = measure_in_turns(args, scales, urls)
+        report(database, scales, results, Path(args.out), budgets_enforced=not args.no_budgets)
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default="10000,100000", help="users per scale, comma-separated")
     parser.add_argument("--friends", type=int, default=20)
     parser.add_argument("--posts", type=int, default=10)
     parser.add_argument("--comments", type=int, default=1)
     parser.add_argument("--calls", type=int, default=40, help="timed calls per endpoint")
+    parser.add_argument(
+        "--chunk", type=int, default=5, help="in-process: calls per turn of a scale's worker"
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse a seeded database if present")
     parser.add_argument("--http", action="store_true", help="measure over HTTP with gunicorn")
     parser.add_argument("--concurrency", type=int, default=8, help="--http: parallel clients")
@@ -57,30 +96,31 @@ def main():
     )
     parser.add_argument("--out", default=str(VAR / "bench.json"))
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        measure.run_worker(args)
-        return
+    parser.add_argument("--turns", type=_fds, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
 
-    scales = [int(scale) for scale in args.scales.split(",")]
-    if args.http:
-        require_free_port(args.port)
-    VAR.mkdir(exist_ok=True)
-    on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
-    database = "postgresql" if on_postgres else "sqlite"
-    results = []
-    for scale in scales:
-        url = prepare_database(f"bench-{scale}", reuse=args.reuse)
-        results.append(run_scale(args, scale, url))
-    if args.http:
-        report_http(scales, results, Path(args.out).with_name("bench-http.json"))
-    else:
-        report(database, scales, results, Path(args.out), budgets_enforced=not args.no_budgets)
+
+def _fds(value):
+    go, done = value.split(",")
+    return int(go), int(done)
 
 
 def run_scale(args, scale, url):
+    """--http: one scale's worker, run to its end."""
+    out = _temporary_json()
+    command = worker_command(args, scale, out)
+    subprocess.run(command, env=child_environment(url), cwd=ROOT, check=True)
+    result = json.loads(Path(out).read_text())
+    Path(out).unlink()
+    return result
+
+
+def _temporary_json():
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        out = handle.name
+        return handle.name
+
+
+def worker_command(args, scale, out):
     command = [
         sys.executable,
         str(Path(__file__)),
@@ -96,6 +136,8 @@ def run_scale(args, scale, url):
         str(args.comments),
         "--calls",
         str(args.calls),
+        "--chunk",
+        str(args.chunk),
         "--concurrency",
         str(args.concurrency),
         "--seconds",
@@ -107,10 +149,99 @@ def run_scale(args, scale, url):
         command.append("--reuse")
     if args.http:
         command.append("--http")
-    subprocess.run(command, env=child_environment(url), cwd=ROOT, check=True)
-    result = json.loads(Path(out).read_text())
-    Path(out).unlink()
-    return result
+    return command
+
+
+def measure_in_turns(args, scales, urls):
+    """In-process: one worker per scale, each started once the one before is ready, then timed
+    in turns (the module's docstring); their results, in the order of `scales`."""
+    with contextlib.ExitStack() as stack:
+        workers = []
+        for scale, url in zip(scales, urls, strict=True):
+            workers.append(stack.enter_context(TurnTaker(args, scale, url)))
+            plan = workers[-1].wait_ready()
+        for worker in workers:
+            if worker.plan != plan:
+                sys.exit(
+                    f"The bench workers of {workers[0].scale:,} and {worker.scale:,} users "
+                    "have different scenarios: they cannot take turns."
+                )
+        for step in plan:
+            for worker in workers:
+                worker.take_turn(step)
+        return [worker.result() for worker in workers]
+
+
+class TurnTaker:
+    """run.py's side of one worker's turns (bench/measure.py Turns): its process and two pipes,
+    GO (run.py writes `go`) and DONE (the worker answers). A worker that exits closes DONE, so
+    run.py, reading it, fails naming the scale instead of waiting; leaving the `with` block ends
+    a worker still running (when another failed)."""
+
+    def __init__(self, args, scale, url):
+        self.scale, self.plan = scale, None
+        self.out = _temporary_json()
+        go_read, go_write = os.pipe()
+        done_read, done_write = os.pipe()
+        command = [*worker_command(args, scale, self.out), "--turns", f"{go_read},{done_write}"]
+        try:
+            self.process = subprocess.Popen(
+                command, env=child_environment(url), cwd=ROOT, pass_fds=(go_read, done_write)
+            )
+        finally:
+            os.close(go_read)
+            os.close(done_write)
+        self._go = os.fdopen(go_write, "w", buffering=1)
+        self._done = os.fdopen(done_read, "r")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for pipe in (self._go, self._done):
+            with contextlib.suppress(OSError):  # BrokenPipeError flushing to a dead worker
+                pipe.close()
+        Path(self.out).unlink(missing_ok=True)
+
+    def wait_ready(self):
+        """Wait for the worker to be seeded and to have built its world; its plan of turns."""
+        self.plan = json.loads(self._answer("ready"))
+        return self.plan
+
+    def take_turn(self, step):
+        """Give the worker its turn at `step` ([scenario, chunk index]); back when it is done."""
+        try:
+            self._go.write("go\n")
+        except BrokenPipeError:
+            self._died(f"before its turn at {step}")
+        answered = json.loads(self._answer("done"))
+        if answered != step:
+            sys.exit(f"The bench worker of {self.scale:,} users took turn {answered}, not {step}.")
+
+    def result(self):
+        """Its JSON result, once it has exited."""
+        if self.process.wait() != 0:
+            self._died("after its last turn")
+        return json.loads(Path(self.out).read_text())
+
+    def _answer(self, word):
+        line = self._done.readline()
+        if not line:
+            self._died(f"instead of answering {word!r}")
+        answer, _, rest = line.rstrip("\n").partition(" ")
+        if answer != word:
+            sys.exit(f"The bench worker of {self.scale:,} users said {line!r}, not {word!r}.")
+        return rest
+
+    def _died(self, when):
+        status = self.process.wait()
+        sys.exit(
+            f"The bench worker of {self.scale:,} users exited with status {status} {when} "
+            "(its error, if any, is above)."
+        )
 
 
 def _ratio(large, small):
