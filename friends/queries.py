@@ -311,24 +311,32 @@ _SEARCH_ORDER_SQL = {
     for order, fields in SEARCH_ORDERS.items()
 }
 
-_SEARCH = f"""SELECT {columns(User)} FROM "accounts_user"
+# the columns of a Profile (accounts.serializers.profile_of)
+_SEARCH = f"""SELECT "accounts_user"."email", "accounts_user"."name", "accounts_user"."username",
+       "accounts_user"."sex", "accounts_user"."birthday", "accounts_user"."like",
+       "accounts_user"."flike", "accounts_user"."avatar", "accounts_user"."location",
+       "accounts_user"."introduction"
+FROM "accounts_user"
 WHERE "accounts_user"."is_active" AND "accounts_user"."id" <> %s
   AND {unblocked_sql('"accounts_user"."id"', "%s")}"""
 
 
 def search_page(viewer, filters, *, start, limit):
     """A page of /get_data (with `has_more`): the users `viewer` may find with `filters` (AND;
-    search_conditions), oldest account first (`order="newest"`: newest first). Never `viewer`,
-    deactivated users, or users blocked either way. One query, and one more for an age range
-    (age_condition)."""
+    search_conditions), oldest account first (`order="newest"`: newest first), as rows for
+    profile_of. Never `viewer`, deactivated users, or users blocked either way. One query, and
+    one more for an age range (age_condition)."""
     connection = _search_connection()
     conditions = search_conditions(connection, filters)
     sql = "\n  AND ".join([_SEARCH, *(f"({condition.sql})" for condition in conditions)])
     sql += f"\nORDER BY {_SEARCH_ORDER_SQL[filters.get('order') or '']}\nLIMIT %s OFFSET %s"
     params = [viewer.pk] * 3
     params += [value for condition in conditions for value in condition.params]
-    users = read_instances(connection, sql, [*params, limit + 1, start], User)
-    return page_from([user for (user,) in users], limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit + 1, start])
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return page_from(rows, limit)
 
 
 def search_queryset(viewer, **filters):

@@ -37,9 +37,8 @@ def search_plan(api, **filters):
     QUERY PLAN), PostgreSQL's text (EXPLAIN)."""
     with CaptureQueriesContext(connection) as captured:
         found(api, **filters)
-    (sql,) = [
-        query["sql"] for query in captured if query["sql"].startswith('SELECT "accounts_user"."id"')
-    ]
+    page = [query["sql"] for query in captured if 'FROM "accounts_user"' in query["sql"]]
+    (sql,) = [sql for sql in page if "ORDER BY" in sql]
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
