@@ -209,6 +209,9 @@ def _condition(sql, params):
     return RawSQL(sql, params, output_field=BooleanField())
 
 
+_NOBODY = "1 = 0"
+
+
 def _birthday(connection, *, indexed):
     """The birthday column; not `indexed`: in a form that no index serves, so that the planner
     reads the rows in the order of the answer's index and checks the condition on each (SQLite:
@@ -229,7 +232,7 @@ def age_between(age1, age2, today, *, indexed=True, connection=None):
     default the one the ORM reads users from)."""
     latest = years_before(today, age1 or 0)
     if latest is None:
-        return _condition("1 = 0", [])  # nobody
+        return _condition(_NOBODY, [])
     connection = connection or _search_connection()
     birthday, day = _birthday(connection, indexed=indexed), connection.ops.adapt_datefield_value
     sql, params = f"{birthday} <= %s", [day(latest)]
@@ -250,9 +253,11 @@ AGE_RANGE_READ = 1000
 
 def age_condition(age1, age2, today, connection=None):
     """age_between, with the birthday index when the range holds fewer than AGE_RANGE_READ
-    birthdays: one index-only query of at most that many entries decides."""
+    birthdays: one index-only query of at most that many entries decides (none for nobody)."""
     connection = connection or _search_connection()
     in_range = age_between(age1, age2, today, connection=connection)
+    if in_range.sql == _NOBODY:
+        return in_range
     sql = f"""SELECT COUNT(*) FROM (SELECT "accounts_user"."id" FROM "accounts_user"
                           WHERE {in_range.sql} LIMIT %s) AS "in_range" """
     with connection.cursor() as cursor:
@@ -325,9 +330,11 @@ def search_page(viewer, filters, *, start, limit):
     """A page of /get_data (with `has_more`): the users `viewer` may find with `filters` (AND;
     search_conditions), oldest account first (`order="newest"`: newest first), as rows for
     profile_of. Never `viewer`, deactivated users, or users blocked either way. One query, and
-    one more for an age range (age_condition)."""
+    one more for an age range (age_condition); none when a condition matches nobody."""
     connection = _search_connection()
     conditions = search_conditions(connection, filters)
+    if any(condition.sql == _NOBODY for condition in conditions):
+        return page_from([], limit)  # an age no one reaches: no query, as the ORM sent none
     sql = "\n  AND ".join([_SEARCH, *(f"({condition.sql})" for condition in conditions)])
     sql += f"\nORDER BY {_SEARCH_ORDER_SQL[filters.get('order') or '']}\nLIMIT %s OFFSET %s"
     params = [viewer.pk] * 3

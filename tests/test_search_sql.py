@@ -289,3 +289,12 @@ def test_every_combination_of_filters_finds_what_the_rules_say(
         assert found(api, **filters, order=order) == expected, (filters, order)
         found_someone += bool(expected)
     assert found_someone >= 10, found_someone  # the combinations are not all of nobody
+
+
+def test_an_age_no_one_reaches_sends_no_search(api, make_user):
+    make_user(email="old@example.com", birthday=date(1, 1, 1))
+    with CaptureQueriesContext(connection) as captured:
+        assert found(api, age1=10**6) == []
+    searches = [query for query in captured if 'FROM "accounts_user"' in query["sql"]]
+    assert not searches, searches
+    assert found(api, age1=0, age2=10**6) == ["old@example.com"]
