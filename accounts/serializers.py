@@ -7,17 +7,41 @@ _AVATARS = User._meta.get_field("avatar").storage
 
 def profile_json(user, request):
     """The Profile object: exactly its keys; unset text is "", unset birthday/avatar null."""
+    return profile_of(profile_fields(user), request)
+
+
+def profile_fields(user):
+    """What a Profile shows of `user`, as the read modules' rows hold it (`profile_of`)."""
     return {
         "email": user.email,
         "name": user.name,
         "username": user.username,
         "sex": user.sex,
-        "birthday": user.birthday.isoformat() if user.birthday else None,
+        "birthday": user.birthday,
         "like": user.like,
         "flike": user.flike,
-        "img": request.build_absolute_uri(user.avatar.url) if user.avatar else None,
+        "avatar": user.avatar.name,
         "location": user.location,
         "introduction": user.introduction,
+    }
+
+
+def profile_of(row, request):
+    """The Profile of the user whose `email`, `name`, `username`, `sex`, `birthday` (a date or
+    None), `like`, `flike`, `avatar` (the stored file's name, empty for none), `location` and
+    `introduction` a row of a read module holds (/get_data's page)."""
+    birthday, avatar = row["birthday"], row["avatar"]
+    return {
+        "email": row["email"],
+        "name": row["name"],
+        "username": row["username"],
+        "sex": row["sex"],
+        "birthday": birthday.isoformat() if birthday else None,
+        "like": row["like"],
+        "flike": row["flike"],
+        "img": request.build_absolute_uri(_AVATARS.url(avatar)) if avatar else None,
+        "location": row["location"],
+        "introduction": row["introduction"],
     }
 
 

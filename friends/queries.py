@@ -16,14 +16,11 @@ from datetime import MINYEAR
 
 from django.db import connections, router
 from django.db.models import (
-    DateField,
+    BooleanField,
     Exists,
-    F,
-    Func,
     OuterRef,
-    Q,
 )
-from django.db.models.lookups import GreaterThan, LessThanOrEqual
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import User
@@ -32,7 +29,7 @@ from friends.models import (
     Friendship,
     SearchField,
 )
-from socialsite.api import page_from, page_of
+from socialsite.api import page_from
 from socialsite.orm import columns, read_instances
 
 
@@ -193,34 +190,57 @@ def years_before(day, years):
         return day.replace(year=year, day=28)
 
 
-class Unindexed(Func):
-    """A column's value in a form that no index serves, so that the planner reads the rows in
-    the order of the answer's index and checks the condition on each (SQLite: a unary +, its
-    documented way; PostgreSQL: COALESCE of the one value)."""
-
-    function = "COALESCE"
-    arity = 1
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return super().as_sql(compiler, connection, template="+%(expressions)s", **extra_context)
+# /get_data reads its page in SQL composed here: fixed fragments, one for each filter present,
+# joined with AND; every value is a parameter (%s, in the order of the fragments). Building and
+# compiling the ORM's query cost several times running it. The rules are the ORM's, written
+# once more: User's visible_to (active, not blocked either way: unblocked_sql), never the
+# viewer, and Django's lookups as each database makes them (`connection.operators`): an email
+# or sex is equal; a substring is icontains, on PostgreSQL `UPPER(column::text) LIKE UPPER(%s)`,
+# the very expression the trigram indexes are on (friends migrations 0004 and 0006), on SQLite
+# `column LIKE %s ESCAPE '\'` (case-insensitive for ASCII only), the term's % _ and \ escaped.
 
 
-def age_between(age1, age2, today, *, indexed=True):
-    """A condition on users: the age they reach by `today` is at least `age1` and at most
-    `age2` (None: no bound, but never under 0), as a range of birthdays (that the birthday
-    index serves, unless not `indexed`). Someone has reached age n when their birthday is on or
-    before the date n years ago: a 29 February birthday counts from 1 March in a common year, as
-    (month, day) compares. A bound further back than the first date means nobody (age1) or no
-    bound (age2); users without a birthday never match."""
+def _search_connection():
+    return connections[router.db_for_read(User)]
+
+
+def _condition(sql, params):
+    """A condition on "accounts_user" in SQL, with its parameters (`.sql`, `.params`): the raw
+    search joins these, and the ORM can filter on them too (search_queryset)."""
+    return RawSQL(sql, params, output_field=BooleanField())
+
+
+_NOBODY = "1 = 0"
+
+
+def _birthday(connection, *, indexed):
+    """The birthday column; not `indexed`: in a form that no index serves, so that the planner
+    reads the rows in the order of the answer's index and checks the condition on each (SQLite:
+    a unary +, its documented way; PostgreSQL: COALESCE of the one value)."""
+    column = '"accounts_user"."birthday"'
+    if indexed:
+        return column
+    return f"+{column}" if connection.vendor == "sqlite" else f"COALESCE({column})"
+
+
+def age_between(age1, age2, today, *, indexed=True, connection=None):
+    """A condition on users (_condition): the age they reach by `today` is at least `age1` and
+    at most `age2` (None: no bound, but never under 0), as a range of birthdays (that the
+    birthday index serves, unless not `indexed`). Someone has reached age n when their birthday
+    is on or before the date n years ago: a 29 February birthday counts from 1 March in a common
+    year, as (month, day) compares. A bound further back than the first date means nobody (age1)
+    or no bound (age2); users without a birthday never match. In the SQL of `connection` (by
+    default the one the ORM reads users from)."""
     latest = years_before(today, age1 or 0)
     if latest is None:
-        return Q(pk__in=[])
-    birthday = F("birthday") if indexed else Unindexed("birthday", output_field=DateField())
-    birthdays = Q(LessThanOrEqual(birthday, latest))
+        return _condition(_NOBODY, [])
+    connection = connection or _search_connection()
+    birthday, day = _birthday(connection, indexed=indexed), connection.ops.adapt_datefield_value
+    sql, params = f"{birthday} <= %s", [day(latest)]
     earliest_excluded = None if age2 is None else years_before(today, age2 + 1)
     if earliest_excluded is not None:
-        birthdays &= Q(GreaterThan(birthday, earliest_excluded))
-    return birthdays
+        sql, params = f"{sql} AND {birthday} > %s", [*params, day(earliest_excluded)]
+    return _condition(sql, params)
 
 
 # How many birthdays of an age range the search reads through the birthday index at most: a
@@ -232,12 +252,56 @@ def age_between(age1, age2, today, *, indexed=True):
 AGE_RANGE_READ = 1000
 
 
-def age_condition(age1, age2, today):
+def age_condition(age1, age2, today, connection=None):
     """age_between, with the birthday index when the range holds fewer than AGE_RANGE_READ
-    birthdays: one index-only query of at most that many entries decides."""
-    in_range = age_between(age1, age2, today)
-    few = User.objects.filter(in_range).values("pk")[:AGE_RANGE_READ].count() < AGE_RANGE_READ
-    return in_range if few else age_between(age1, age2, today, indexed=False)
+    birthdays: one index-only query of at most that many entries decides (none for nobody)."""
+    connection = connection or _search_connection()
+    in_range = age_between(age1, age2, today, connection=connection)
+    if in_range.sql == _NOBODY:
+        return in_range
+    sql = f"""SELECT COUNT(*) FROM (SELECT "accounts_user"."id" FROM "accounts_user"
+                          WHERE {in_range.sql} LIMIT %s) AS "in_range" """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*in_range.params, AGE_RANGE_READ])
+        few = cursor.fetchone()[0] < AGE_RANGE_READ
+    if few:
+        return in_range
+    return age_between(age1, age2, today, indexed=False, connection=connection)
+
+
+# /get_data's filters that compare a column: (filter, column, Django's lookup), in the form's order
+_COMPARED = [
+    ("femail", "email", "exact"),
+    ("username", "username", "icontains"),
+    ("sex", "sex", "exact"),
+    ("like", "like", "icontains"),
+    ("flike", "flike", "icontains"),
+    ("location", "location", "icontains"),
+]
+
+
+def _compared(connection, column, lookup, value):
+    """The condition `column` `lookup` `value` as Django's lookup (exact, icontains) makes it on
+    `connection`, the value a parameter (for icontains, its LIKE wildcards escaped)."""
+    compared = connection.ops.lookup_cast(lookup, "CharField") % f'"accounts_user"."{column}"'
+    if lookup == "icontains":
+        value = f"%{connection.ops.prep_for_like_query(value)}%"
+    return _condition(f"{compared} {connection.operators[lookup]}", [value])
+
+
+def search_conditions(connection, filters):
+    """The conditions of /get_data's filters (a dict of SearchForm's cleaned data; empty ones
+    are ignored) on `connection`, in the order of the form; ages are reached by today in
+    TIME_ZONE."""
+    found = [
+        _compared(connection, column, lookup, filters[name])
+        for name, column, lookup in _COMPARED
+        if filters.get(name)
+    ]
+    age1, age2 = filters.get("age1"), filters.get("age2")
+    if age1 is not None or age2 is not None:
+        found.append(age_condition(age1, age2, timezone.localdate(), connection))
+    return found
 
 
 SEARCH_ORDERS = {
@@ -245,45 +309,50 @@ SEARCH_ORDERS = {
     "oldest": ("date_joined", "id"),
     "newest": ("-date_joined", "-id"),
 }
+_SEARCH_ORDER_SQL = {
+    order: ", ".join(
+        f'"accounts_user"."{field.lstrip("-")}"' + (" DESC" if field.startswith("-") else "")
+        for field in fields
+    )
+    for order, fields in SEARCH_ORDERS.items()
+}
 
-
-def search_queryset(
-    viewer,
-    *,
-    femail="",
-    username="",
-    sex="",
-    like="",
-    flike="",
-    location="",
-    age1=None,
-    age2=None,
-    order="",
-):
-    """/get_data: the users `viewer` may find with these filters (AND; empty ones are ignored),
-    oldest account first (`order="newest"`: newest first). Never `viewer`, deactivated users,
-    or users blocked either way. Ages are reached by today in TIME_ZONE."""
-    users = User.objects.visible_to(viewer).exclude(pk=viewer.pk)
-    if femail:
-        users = users.filter(email=femail)
-    if username:
-        users = users.filter(username__icontains=username)
-    if sex:
-        users = users.filter(sex=sex)
-    if like:
-        users = users.filter(like__icontains=like)
-    if flike:
-        users = users.filter(flike__icontains=flike)
-    if location:
-        users = users.filter(location__icontains=location)
-    if age1 is not None or age2 is not None:
-        users = users.filter(age_condition(age1, age2, timezone.localdate()))
-    return users.order_by(*SEARCH_ORDERS[order])
+# the columns of a Profile (accounts.serializers.profile_of)
+_SEARCH = f"""SELECT "accounts_user"."email", "accounts_user"."name", "accounts_user"."username",
+       "accounts_user"."sex", "accounts_user"."birthday", "accounts_user"."like",
+       "accounts_user"."flike", "accounts_user"."avatar", "accounts_user"."location",
+       "accounts_user"."introduction"
+FROM "accounts_user"
+WHERE "accounts_user"."is_active" AND "accounts_user"."id" <> %s
+  AND {unblocked_sql('"accounts_user"."id"', "%s")}"""
 
 
 def search_page(viewer, filters, *, start, limit):
-    """A page of /get_data (with `has_more`)."""
-    return page_of(search_queryset(viewer, **filters), start, limit)
+    """A page of /get_data (with `has_more`): the users `viewer` may find with `filters` (AND;
+    search_conditions), oldest account first (`order="newest"`: newest first), as rows for
+    profile_of. Never `viewer`, deactivated users, or users blocked either way. One query, and
+    one more for an age range (age_condition); none when a condition matches nobody."""
+    connection = _search_connection()
+    conditions = search_conditions(connection, filters)
+    if any(condition.sql == _NOBODY for condition in conditions):
+        return page_from([], limit)  # an age no one reaches: no query, as the ORM sent none
+    sql = "\n  AND ".join([_SEARCH, *(f"({condition.sql})" for condition in conditions)])
+    sql += f"\nORDER BY {_SEARCH_ORDER_SQL[filters.get('order') or '']}\nLIMIT %s OFFSET %s"
+    params = [viewer.pk] * 3
+    params += [value for condition in conditions for value in condition.params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit + 1, start])
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return page_from(rows, limit)
+
+
+def search_queryset(viewer, **filters):
+    """The search of search_page as a QuerySet, its conditions (search_conditions) on the ORM's
+    visible_to, so that its plan can be explained (tests/test_search_indexes.py)."""
+    users = User.objects.visible_to(viewer).exclude(pk=viewer.pk)
+    conditions = search_conditions(_search_connection(), filters)
+    return users.filter(*conditions).order_by(*SEARCH_ORDERS[filters.get("order") or ""])
 
 
 # /recommend

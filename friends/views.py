@@ -3,7 +3,7 @@ missing parameters → unknown users (email, then femail) → ownership (9403) �
 
 from accounts.auth import owner_named_by, require_owner
 from accounts.models import User
-from accounts.serializers import profile_json
+from accounts.serializers import profile_json, profile_of
 from friends import errors, queries, services
 from friends.forms import SearchForm
 from friends.models import Group
@@ -121,7 +121,7 @@ def get_data(request, params):
     start, limit = read_page(params)
     filters = params.clean(SearchForm)
     page = services.search_and_remember(caller, filters, start=start, limit=limit)
-    data = [profile_json(user, request) for user in page.items]
+    data = [profile_of(row, request) for row in page.items]
     return envelope(1008, "得到了相应的数据", data=data, has_more=page.has_more)
 
 
