@@ -11,8 +11,8 @@ from accounts.queries import active_sql, active_user_with_email
 from chat import errors
 from chat.forms import parse_id
 from chat.models import Message, Participant
-from friends.models import Block, Friendship
-from friends.queries import blocked_either_way, unblocked_sql
+from friends.models import Friendship
+from friends.queries import block_between_sql, blocked_either_way, unblocked_sql
 from socialsite.api import Page, page_from
 from socialsite.errors import ApiError
 from socialsite.orm import columns, one_or_none, read_instances
@@ -42,9 +42,7 @@ def refuse_when_blocked(one, other):
 
 # One query on the send path for both of /send_msg's checks, which the ORM would build as two.
 _BLOCKED_AND_LISTINGS = (
-    f"SELECT EXISTS (SELECT 1 FROM {Block._meta.db_table}"
-    " WHERE (blocker_id = %(one)s AND blocked_id = %(other)s)"
-    " OR (blocker_id = %(other)s AND blocked_id = %(one)s)),"
+    f"SELECT {block_between_sql('%(one)s', '%(other)s')},"
     f" (SELECT COUNT(*) FROM {Friendship._meta.db_table}"
     " WHERE (owner_id = %(one)s AND friend_id = %(other)s)"
     " OR (owner_id = %(other)s AND friend_id = %(one)s))"

@@ -43,15 +43,21 @@ def unblocked_sql(user_column, viewer):
                                   WHERE "blocked_id" = {viewer})"""
 
 
-_BLOCKED_EITHER_WAY = """SELECT EXISTS (SELECT 1 FROM "friends_block"
-WHERE ("blocker_id" = %(one)s AND "blocked_id" = %(other)s)
-   OR ("blocker_id" = %(other)s AND "blocked_id" = %(one)s))"""
+def block_between_sql(one, other):
+    """SQL for the raw queries: whether either of the users that `one` and `other` name (the
+    placeholders "%(one)s", "%(other)s") blocked the other, as Block.objects.between: two
+    look-ups of the unique (blocker, blocked) index."""
+    return f"""EXISTS (SELECT 1 FROM "friends_block"
+                      WHERE ("blocker_id" = {one} AND "blocked_id" = {other})
+                         OR ("blocker_id" = {other} AND "blocked_id" = {one}))"""
+
+
+_BLOCKED_EITHER_WAY = f"SELECT {block_between_sql('%(one)s', '%(other)s')}"
 
 
 def blocked_either_way(one_id, other_id):
-    """Whether either of the users `one_id` and `other_id` blocked the other (Block.objects
-    .between): two look-ups of the unique (blocker, blocked) index, on the primary (the writes
-    that ask decide by it)."""
+    """Whether either of the users `one_id` and `other_id` blocked the other (block_between_sql),
+    on the primary (the writes that ask decide by it)."""
     with connections[router.db_for_write(Block)].cursor() as cursor:
         cursor.execute(_BLOCKED_EITHER_WAY, {"one": one_id, "other": other_id})
         return bool(cursor.fetchone()[0])

@@ -72,7 +72,7 @@ def lock_rows(model, pks, *, no_key=False):
     than compiled by the ORM on every write. SQLite takes no row locks (its write transactions
     are serial, BEGIN IMMEDIATE): nothing is sent."""
     connection = connections[router.db_for_write(model)]
-    if not connection.features.has_select_for_update:
+    if not pks or not connection.features.has_select_for_update:
         return
     quote = connection.ops.quote_name
     column = quote(model._meta.pk.column)
