@@ -125,6 +125,12 @@ def database(url):
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
             }
         )
+        # Connections kept for the life of their thread: opening one (the file, its WAL and
+        # shared memory, the pragmas above, Django's functions) took a third of a small
+        # request's time. A thread is a sync worker, or a thread the ASGI handler lends
+        # request after request (socialsite/asgi.py); `?conn_max_age=0` in the URL closes
+        # after each request.
+        config.setdefault("CONN_MAX_AGE", None)
     else:
         # A pool per process (psycopg_pool): under ASGI Django runs each request in a thread of
         # its own, so a persistent connection (CONN_MAX_AGE) would never be reused: every
