@@ -28,6 +28,10 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):
         **uvicorn_worker.UvicornWorker.CONFIG_KWARGS,
         "ws_max_size": WEBSOCKET_MAX_FRAME_BYTES,
         "ws_per_message_deflate": False,
+        # The client's address is the connection's, or what TRUSTED_PROXIES says to believe
+        # (socialsite.api.client_ip), as under the sync workers. uvicorn's own rule would take
+        # X-Forwarded-For from any client on 127.0.0.1 (tests/test_gunicorn.py).
+        "proxy_headers": False,
     }
 
 

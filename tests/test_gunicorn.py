@@ -14,6 +14,8 @@ import time
 import pytest
 from django.conf import settings
 
+from accounts.captcha import PER_ADDRESS_LIMIT as CAPTCHAS_PER_ADDRESS
+
 KiB, MiB = 1024, 1024 * 1024
 TOO_LARGE = {"status": 9413, "msg": "请求体过大"}
 
@@ -27,8 +29,8 @@ def free_port():
 @pytest.fixture(scope="module", params=["asgi", "wsgi"])
 def server(request, tmp_path_factory):
     """(host, port) of a gunicorn with one worker on a free port, on a database nothing else uses
-    (none of these requests reaches it): `make run`'s uvicorn worker (SERVER=asgi) and the sync
-    worker of SERVER=wsgi."""
+    (none of these requests reaches it) and a cache in the worker's memory: `make run`'s uvicorn
+    worker (SERVER=asgi) and the sync worker of SERVER=wsgi."""
     port = free_port()
     database = tmp_path_factory.mktemp("gunicorn") / "never-opened.sqlite3"
     environment = {
@@ -37,6 +39,8 @@ def server(request, tmp_path_factory):
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DEBUG": "off",
         "DATABASE_URL": f"sqlite:///{database}",
+        # the captcha's answers and per-address counts in the worker's memory: no database
+        "CACHE_URL": "locmemcache://",
         "SERVER": request.param,
     }
     command = [sys.executable, "-m", "gunicorn"]
@@ -141,3 +145,17 @@ def test_a_body_over_the_limit_is_refused_unread(server, path, length):
         f"Content-Length: {length}\r\n\r\n"
     )
     assert answer_before_the_body(server, head.encode()) == (413, TOO_LARGE)
+
+
+def test_a_forwarded_for_header_does_not_change_the_address_that_counts(server):
+    """API.md: a per-address limit counts the connection's address, unless TRUSTED_PROXIES says
+    which proxies to believe. uvicorn, by default, takes a request from 127.0.0.1 to come through
+    a proxy and makes X-Forwarded-For the client's address: any process on the machine (or a
+    proxy passing the header on) would get a fresh limit per request."""
+    for number in range(CAPTCHAS_PER_ADDRESS):
+        headers = {"X-Forwarded-For": f"203.0.113.{number}"}
+        _, _, body = request(server, "GET", f"/get_yzm?uuid=forwarded-{number}", headers)
+        assert body["status"] == 2000
+    headers = {"X-Forwarded-For": "198.51.100.1"}
+    status, _, body = request(server, "GET", "/get_yzm?uuid=one-more", headers)
+    assert (status, body["status"]) == (429, 9429)
