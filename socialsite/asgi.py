@@ -11,7 +11,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import django
-from asgiref.sync import SyncToAsync
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import base
@@ -53,7 +53,10 @@ class DjangoInOneThread(ASGIHandler):
         executor = self.idle_executors.pop() if self.idle_executors else None
         executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
         try:
-            await self.handle(scope, receive, send, executor)
+            # The request's own thread for what Django itself hands to sync_to_async (a file
+            # response's body, read through it), not the process's one shared thread.
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send, executor)
         except BaseException:
             # Lent again once its thread is idle (the callback runs there): a request cancelled
             # while it waited for its thread may leave the view running.
@@ -70,18 +73,22 @@ class DjangoInOneThread(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
+        # One context for both crossings, as for the request's one thread: what the view sets
+        # (the caches it opened) is there for the close (request_finished closes them).
+        context = contextvars.copy_context()
         try:
-            set_script_prefix(get_script_prefix(scope))
-            response = await in_thread(executor, self.respond, scope, body_file)
+            response = await in_thread(executor, context, self.respond, scope, body_file)
             try:
                 await self.send_response(response, send)
             finally:
                 # After the answer is out: api.after_response's work runs in the close.
-                await in_thread(executor, response.close)
+                await in_thread(executor, context, response.close)
         finally:
             body_file.close()
 
     def respond(self, scope, body_file):
+        # here, not in the loop: asgiref's Local keeps a value for the thread that set it
+        set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, error_response = self.create_request(scope, body_file)
         if request is None:
@@ -94,13 +101,12 @@ class DjangoInOneThread(ASGIHandler):
         return response
 
 
-def in_thread(executor, function, *args):
-    """Await `function(*args)` run by `executor`, in a copy of this context: asgiref's
+def in_thread(executor, context, function, *args):
+    """Await `function(*args)` run by `executor` in `context`: asgiref's
     sync_to_async(thread_sensitive=True) without its bookkeeping, which cost about half as much
     again as the crossing itself (README, "ASGI against WSGI"), for a thread that only runs
     this handler's sync code."""
     loop = asyncio.get_running_loop()
-    context = contextvars.copy_context()
     return loop.run_in_executor(executor, context.run, _for_loop, loop, function, *args)
 
 

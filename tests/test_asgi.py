@@ -11,7 +11,9 @@ import pytest
 from asgiref import current_thread_executor
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
+from django.core.cache import caches
 from django.core.handlers.asgi import ASGIHandler
+from django.urls import get_script_prefix
 
 from socialsite.asgi import application, bounded, django_application
 
@@ -151,8 +153,10 @@ def thread_crossings(monkeypatch, app, path):
         counting(current_thread_executor._WorkItem)
         communicator = ApplicationCommunicator(app, scope("GET", path))
         await communicator.send_input(whole()[0])
-        while (await communicator.receive_output(5)).get("more_body", True) is not False:
-            pass
+        while True:
+            message = await communicator.receive_output(5)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                break
         await communicator.wait(5)
 
     async_to_sync(exchange)()
@@ -179,6 +183,46 @@ def test_requests_one_after_the_other_reuse_one_thread(monkeypatch):
     assert len(set(first)) == 1
     assert set(second) == set(first)
     assert set(thread_crossings(monkeypatch, ASGIHandler(), "/openapi.json")) != set(first)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_body_is_read_in_the_requests_thread(monkeypatch, media_root):
+    """Django reads a file response's body through its own sync_to_async: in the request's
+    thread too, not in the one thread of the process that the sockets' token checks share."""
+    media_root.mkdir(parents=True, exist_ok=True)
+    (media_root / "served.txt").write_bytes(b"x" * 100_000)
+    crossings = thread_crossings(monkeypatch, application, "/media/served.txt")
+    assert len(crossings) > 2
+    assert len(set(crossings)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_close_closes_the_caches_the_view_used(monkeypatch):
+    """request_finished closes the caches the request opened (Django's close_caches): the
+    close's crossing runs in the context the view ran in."""
+    closed = []
+    cache_class = type(caches["default"])
+    monkeypatch.setattr(cache_class, "close", lambda self, **kwargs: closed.append(self))
+    status, _, body = call(scope("GET", "/get_yzm", query=b"uuid=closing"), whole())
+    assert (status, body["status"]) == (200, 2000)
+    assert closed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_view_sees_the_script_prefix_of_the_scope(monkeypatch):
+    """Behind a proxy that mounts the site under a path (the scope's root_path), URLs that the
+    view builds (reverse(), MEDIA_URL) start with it."""
+    seen = []
+    get_response = django_application.get_response
+
+    def recording(request):
+        seen.append(get_script_prefix())
+        return get_response(request)
+
+    monkeypatch.setattr(django_application, "get_response", recording)
+    mounted = {**scope("GET", "/sub/healthz"), "root_path": "/sub"}
+    status, _, _ = call(mounted, whole())
+    assert (status, seen) == (200, ["/sub/"])
 
 
 def test_at_most_the_limit_of_requests_run_at_once():
