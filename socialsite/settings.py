@@ -132,12 +132,13 @@ def database(url):
         # after each request.
         config.setdefault("CONN_MAX_AGE", None)
     else:
-        # A pool per process (psycopg_pool): under ASGI Django runs each request in a thread of
-        # its own, so a persistent connection (CONN_MAX_AGE) would never be reused: every
-        # request would connect anew, and the connections of finished threads linger until
-        # collected ("too many clients" under load). A request borrows a connection and gives it
-        # back when it ends; with CONN_HEALTH_CHECKS each is checked as it is lent, so that one
-        # the server dropped (a restart, a failover) is replaced and the site recovers by itself.
+        # A pool per process (psycopg_pool), not persistent connections (CONN_MAX_AGE), which
+        # are one per thread: a worker's connections are bounded by the pool whatever threads it
+        # runs (the ASGI handler's, the sockets' token checks), where connections of threads
+        # Django had started per request lingered until collected ("too many clients" under
+        # load). A request borrows a connection and gives it back when it ends; with
+        # CONN_HEALTH_CHECKS each is checked as it is lent, so that one the server dropped (a
+        # restart, a failover) is replaced and the site recovers by itself.
         config.setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
             "max_size": DATABASE_POOL_SIZE,
